@@ -1,0 +1,257 @@
+"""The contract: gradient transformations, their state, and ``apply_updates``.
+
+A gradient transformation is a pair of pure functions::
+
+    init(params) -> state
+    update(updates, state, params=None, **extra) -> (new_updates, new_state)
+
+``updates`` enter as gradients and leave as deltas, so ``apply_updates`` is a plain add.
+
+momentax keeps every numeric hyperparameter in the state (see :mod:`momentax.hyperparams`),
+so a transform object carries only *static* configuration besides the initial values.
+That is what lets a :class:`GradientTransformation` be a pytree with no leaves: two
+optimizers that differ only in numeric hyperparameters have equal tree structures, so
+passing either one as an argument to a jitted function reuses the same compiled program.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from momentax import trees
+
+__all__ = [
+    "GradientTransformation",
+    "EmptyState",
+    "apply_updates",
+    "identity",
+    "stateless",
+]
+
+Params = Any
+Updates = Any
+State = Any
+
+
+class EmptyState(NamedTuple):
+    """The state of a transform that keeps nothing."""
+
+
+class GradientTransformation:
+    """An ``init``/``update`` pair with a readable description.
+
+    Attributes:
+      init: ``init(params) -> state``.
+      update: ``update(updates, state, params=None, **extra) -> (updates, state)``; unknown
+        keyword arguments are accepted and ignored.
+      name: the constructor's name (``"scale_by_adam"``); ``None`` for a user-made pair.
+      hyper: initial numeric hyperparameters, ``{name: float}``, for display only: the live
+        values are in the state.
+      static: static configuration (dtypes, flags, schedules), part of the identity used by
+        ``jax.jit`` caching.
+      children: inner transforms (for ``chain``).
+
+    A ``GradientTransformation`` is accepted wherever optax accepts one (``optax.chain``,
+    ``optax.MultiSteps``, ``flax.nnx.Optimizer``) and unpacks as ``init, update = tx``.
+
+    Example:
+      >>> import jax.numpy as jnp, momentax
+      >>> tx = momentax.GradientTransformation(
+      ...     lambda p: momentax.EmptyState(), lambda u, s, p=None, **kw: (u, s))
+      >>> tx.update({"w": jnp.ones(2)}, tx.init({"w": jnp.ones(2)}))[0]["w"].tolist()
+      [1.0, 1.0]
+    """
+
+    __slots__ = ("init", "update", "name", "hyper", "static", "children")
+
+    def __init__(
+        self,
+        init: Callable[[Params], State],
+        update: Callable[..., tuple[Updates, State]],
+        *,
+        name: str | None = None,
+        hyper: Mapping[str, Any] | None = None,
+        static: Mapping[str, Any] | None = None,
+        children: tuple["GradientTransformation", ...] = (),
+    ):
+        self.init = init
+        self.update = update
+        self.name = name
+        self.hyper = dict(hyper or {})
+        self.static = dict(static or {})
+        self.children = tuple(children)
+
+    def __iter__(self) -> Iterator[Callable]:
+        yield self.init
+        yield self.update
+
+    def static_key(self) -> tuple:
+        """What must be equal for two transforms to share a compiled program."""
+        if self.name is None:
+            return ("fn", self.init, self.update)
+        return (
+            self.name,
+            tuple(sorted(self.hyper)),
+            tuple(sorted((k, _hashable(v)) for k, v in self.static.items())),
+            tuple(c.static_key() for c in self.children),
+        )
+
+    def __repr__(self) -> str:
+        return _describe(self, 0)
+
+
+def _hashable(value: Any) -> Any:
+    """A hashable stand-in for a static option (mask trees, dtypes, callables)."""
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        leaves, treedef = jax.tree.flatten(value)
+        return (treedef, tuple(_hashable(x) for x in leaves))
+
+
+def _format_value(value: Any) -> str:
+    if callable(value) and not isinstance(value, type):
+        return getattr(value, "__name__", type(value).__name__)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if hasattr(value, "dtype") and not hasattr(value, "shape"):
+        return jnp.dtype(value).name
+    try:
+        return jnp.dtype(value).name if isinstance(value, type) else repr(value)
+    except TypeError:
+        return repr(value)
+
+
+def _describe(tx: Any, indent: int) -> str:
+    if tx.name == "foreign":
+        inner = tx.static["transformation"]
+        return f"<foreign transformation {getattr(inner.update, '__qualname__', type(inner).__name__)}>"
+    if tx.name is None:
+        return f"GradientTransformation({getattr(tx.update, '__qualname__', tx.update)!r})"
+    args = [f"{k}={_format_value(v)}" for k, v in tx.hyper.items()]
+    args += [f"{k}={_format_value(v)}" for k, v in tx.static.items() if v is not None]
+    if not tx.children:
+        return f"{tx.name}({', '.join(args)})"
+    pad = "  " * (indent + 1)
+    inner = ",\n".join(pad + _describe(c, indent + 1) for c in tx.children)
+    head = tx.name if not args else f"{tx.name}[{', '.join(args)}]"
+    return f"{head}(\n{inner},\n{'  ' * indent})"
+
+
+class _StaticKey:
+    """Tree auxiliary data for a transform: equal when the static configuration is equal."""
+
+    __slots__ = ("tx", "key")
+
+    def __init__(self, tx: GradientTransformation):
+        self.tx = tx
+        self.key = tx.static_key()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _StaticKey) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+jax.tree_util.register_pytree_node(
+    GradientTransformation,
+    lambda tx: ((), _StaticKey(tx)),
+    lambda aux, _: aux.tx,
+)
+
+
+def accepts_extra_args(update: Callable) -> bool:
+    """Whether ``update`` takes arbitrary keyword arguments (``**extra``)."""
+    try:
+        params = inspect.signature(update).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def identity() -> GradientTransformation:
+    """Passes updates through unchanged: ``u' = u``.
+
+    Example:
+      >>> import jax.numpy as jnp, momentax
+      >>> tx = momentax.identity()
+      >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0].tolist()
+      [1.0, 1.0]
+    """
+
+    def init(params):
+        del params
+        return EmptyState()
+
+    def update(updates, state, params=None, **extra):
+        del params, extra
+        return updates, state
+
+    return GradientTransformation(init, update, name="identity")
+
+
+def stateless(fn: Callable[[Updates, Params], Updates], name: str | None = None) -> GradientTransformation:
+    """A transform with no state from ``fn(updates, params) -> updates``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, momentax
+      >>> tx = momentax.stateless(lambda u, p: jax.tree.map(jnp.sign, u))
+      >>> tx.update(jnp.array([-3.0, 2.0]), tx.init(None))[0].tolist()
+      [-1.0, 1.0]
+    """
+
+    def init(params):
+        del params
+        return EmptyState()
+
+    def update(updates, state, params=None, **extra):
+        del extra
+        return fn(updates, params), state
+
+    return GradientTransformation(init, update, name=name, static={"fn": fn} if name else None)
+
+
+def apply_updates(params: Params, updates: Updates) -> Params:
+    """Returns ``params + updates``, each result cast back to its parameter's dtype.
+
+    ``None`` leaves are passed through. The add happens in the wider of the two dtypes, then
+    the result is cast to the parameter's dtype (so a bfloat16 parameter stays bfloat16).
+
+    Raises:
+      TreeMismatchError: ``updates`` does not have the structure of ``params``; the message
+        names the first differing tree path.
+      TypeError: a parameter is not floating point (integer, boolean).
+
+    Example:
+      >>> import jax.numpy as jnp, momentax
+      >>> momentax.apply_updates({"w": jnp.ones(2)}, {"w": jnp.array([0.5, -1.0])})["w"].tolist()
+      [1.5, 0.0]
+    """
+    trees.check_float_leaves(params, "params", "apply_updates")
+    leaves, treedef = jax.tree.flatten(params)
+    u_leaves = trees.leaves_like(treedef, updates, "params", "updates", "apply_updates")
+
+    def add(p, u):
+        return jnp.asarray(p + u).astype(p.dtype)
+
+    return jax.tree.unflatten(treedef, [add(p, u) for p, u in zip(leaves, u_leaves)])
+
+
+COUNT_DTYPE = jnp.int32
+
+
+def init_count() -> jax.Array:
+    """A step counter at zero (int32 scalar)."""
+    return jnp.zeros([], COUNT_DTYPE)
+
+
+def safe_increment(count: jax.Array) -> jax.Array:
+    """``count + 1``, saturating at the int32 maximum instead of wrapping to negative."""
+    top = jnp.iinfo(COUNT_DTYPE).max
+    return jnp.where(count < top, count + 1, count).astype(COUNT_DTYPE)

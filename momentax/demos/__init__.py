@@ -1,0 +1,134 @@
+"""Demo programs behind the ``momentax`` command line (``momentax train``, ``momentax ravine``).
+
+This module holds the one table that maps an optimizer *name* (as typed on the command
+line) to a momentax constructor and to the learning rate each demo uses when ``--lr`` is
+not given. Everything else in :mod:`momentax.demos` looks optimizers up here.
+
+The demos need optional packages (scikit-learn, matplotlib, tqdm), installed with
+``pip install "momentax[examples]"``. They are imported lazily through :func:`require`, so
+``import momentax.demos`` and ``momentax --help`` work without them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, NamedTuple
+
+__all__ = [
+    "OPTIMIZERS",
+    "MissingDependency",
+    "OptimizerSpec",
+    "make_optimizer",
+    "parse_optimizer_names",
+    "require",
+]
+
+INSTALL_HINT = 'pip install "momentax[examples]"'
+
+
+class MissingDependency(RuntimeError):
+    """An optional package needed by a demo is not installed."""
+
+
+def require(module: str, package: str | None = None) -> Any:
+    """Imports ``module`` or raises :class:`MissingDependency` with an install hint.
+
+    Args:
+      module: the module to import, e.g. ``"sklearn.datasets"``.
+      package: the pip package name to mention, when it differs from the module's top name.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        name = package or module.split(".")[0]
+        raise MissingDependency(
+            f"this demo needs the optional package {name!r}, which is not installed "
+            f"({e}).\nInstall the demo dependencies with:  {INSTALL_HINT}"
+        ) from None
+
+
+class OptimizerSpec(NamedTuple):
+    """How a demo builds one optimizer.
+
+    Attributes:
+      make: ``make(learning_rate) -> GradientTransformation``.
+      train_lr: default learning rate for ``momentax train`` (digits MLP, full batch),
+        tuned by hand for the default number of steps.
+      description: one line for ``--help``.
+    """
+
+    make: Callable[[float], Any]
+    train_lr: float
+    description: str
+
+
+def _mx() -> Any:
+    import momentax
+
+    if hasattr(momentax, "adam"):
+        return momentax
+    return _optax_shim()  # TEMPORARY: until the momentax optimizers land
+
+
+def _optax_shim() -> Any:  # TEMPORARY
+    import types
+
+    import optax
+
+    return types.SimpleNamespace(
+        sgd=optax.sgd,
+        momentum=lambda lr, momentum=0.9: optax.sgd(lr, momentum=momentum),
+        nesterov=lambda lr, momentum=0.9: optax.sgd(lr, momentum=momentum, nesterov=True),
+        adagrad=optax.adagrad,
+        adadelta=optax.adadelta,
+        rmsprop=optax.rmsprop,
+        adam=optax.adam,
+        adamw=optax.adamw,
+        apply_updates=optax.apply_updates,
+    )
+
+
+# The single name -> constructor table. Learning rates were tuned on the default
+# `momentax train` run (full batch, 500 steps, seed 0).
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    "sgd": OptimizerSpec(lambda lr: _mx().sgd(lr), 0.5, "plain SGD, no momentum"),
+    "momentum": OptimizerSpec(
+        lambda lr: _mx().momentum(lr, momentum=0.9), 0.1, "heavy-ball SGD, momentum 0.9"
+    ),
+    "nesterov": OptimizerSpec(
+        lambda lr: _mx().nesterov(lr, momentum=0.9), 0.1, "Nesterov SGD, momentum 0.9"
+    ),
+    "adagrad": OptimizerSpec(lambda lr: _mx().adagrad(lr), 0.1, "Adagrad"),
+    "adadelta": OptimizerSpec(lambda lr: _mx().adadelta(lr), 1.0, "Adadelta"),
+    "rmsprop": OptimizerSpec(lambda lr: _mx().rmsprop(lr), 3e-3, "RMSprop"),
+    "adam": OptimizerSpec(lambda lr: _mx().adam(lr), 1e-2, "Adam"),
+    "adamw": OptimizerSpec(
+        lambda lr: _mx().adamw(lr, weight_decay=1e-2), 1e-2, "AdamW, weight decay 1e-2"
+    ),
+}
+
+
+def make_optimizer(name: str, learning_rate: float) -> Any:
+    """Builds the optimizer called ``name`` (a key of :data:`OPTIMIZERS`)."""
+    return OPTIMIZERS[name].make(learning_rate)
+
+
+def apply_updates(params: Any, updates: Any) -> Any:
+    """``momentax.apply_updates``: ``params + updates``, leaf by leaf."""
+    return _mx().apply_updates(params, updates)
+
+
+def parse_optimizer_names(text: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+    """Splits a comma-separated list of optimizer names and checks each one.
+
+    Raises:
+      ValueError: naming the first unknown name and listing the valid ones.
+    """
+    allowed = tuple(OPTIMIZERS) if allowed is None else allowed
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"no optimizer given; choose from: {', '.join(allowed)}")
+    for n in names:
+        if n not in allowed:
+            raise ValueError(f"unknown optimizer {n!r}; choose from: {', '.join(allowed)}")
+    return list(dict.fromkeys(names))  # drop duplicates, keep order

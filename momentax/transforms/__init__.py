@@ -1,0 +1,1 @@
+"""Gradient transformations, one file per family; each lifts a rule from momentax.math."""

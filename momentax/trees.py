@@ -1,0 +1,164 @@
+"""Lifting per-array rules over pytrees, with errors that name the tree path.
+
+Every transform applies its per-array rule (from :mod:`momentax.math`) through
+:func:`lift`, which checks that the gradient tree, the state trees and (when given) the
+parameter tree agree before any arithmetic runs. A mismatch raises
+:class:`TreeMismatchError` naming the first differing path, never a silent broadcast.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["TreeMismatchError", "lift", "zeros_like_tree", "check_float_leaves"]
+
+
+class TreeMismatchError(ValueError):
+    """Two trees that must have the same structure (and leaf shapes) do not."""
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
+def _describe_leaf(x: Any) -> str:
+    if x is None:
+        return "None"
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"{jnp.dtype(x.dtype).name}{list(x.shape)}"
+    return f"{type(x).__name__}"
+
+
+def _paths(tree: Any) -> list[tuple[str, Any]]:
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_none)
+    return [(jax.tree_util.keystr(path) or "<root>", leaf) for path, leaf in flat]
+
+
+def structure_error(expected: Any, got: Any, expected_name: str, got_name: str, where: str) -> TreeMismatchError:
+    """Builds the error for two trees whose structures differ, naming the first differing path."""
+    a, b = _paths(expected), _paths(got)
+    for i in range(max(len(a), len(b))):
+        pa = a[i] if i < len(a) else None
+        pb = b[i] if i < len(b) else None
+        if pa is None or pb is None or pa[0] != pb[0] or (pa[1] is None) != (pb[1] is None):
+            path = (pa or pb)[0]
+            have_a = f"{pa[0]} = {_describe_leaf(pa[1])}" if pa else "nothing more"
+            have_b = f"{pb[0]} = {_describe_leaf(pb[1])}" if pb else "nothing more"
+            return TreeMismatchError(
+                f"{where}: the {got_name} tree does not match the {expected_name} tree; first "
+                f"difference at {path}: {expected_name} has {have_a}, {got_name} has {have_b}. "
+                f"Pass {got_name} with exactly the structure the optimizer was initialised with "
+                f"(same keys, same containers, None in the same places)."
+            )
+    return TreeMismatchError(
+        f"{where}: the {got_name} tree has the same leaf paths as the {expected_name} tree but "
+        f"different container types ({expected_name}: {jax.tree.structure(expected)}, "
+        f"{got_name}: {jax.tree.structure(got)}). Use the same container types (e.g. tuple vs "
+        f"list, dict vs a dict subclass) as when the optimizer was initialised."
+    )
+
+
+def leaves_like(treedef: Any, tree: Any, expected_name: str, got_name: str, where: str,
+                reference: Any = None) -> list:
+    """The leaves of ``tree``, which must have structure ``treedef``; else a path-naming error."""
+    if jax.tree.structure(tree) != treedef:
+        expected = reference if reference is not None else jax.tree.unflatten(
+            treedef, [None] * treedef.num_leaves)
+        raise structure_error(expected, tree, expected_name, got_name, where)
+    return treedef.flatten_up_to(tree)
+
+
+def check_float_leaves(tree: Any, name: str, where: str) -> None:
+    """Raises TypeError naming the first leaf of ``tree`` that is not floating point."""
+    for path, leaf in _paths(tree):
+        if leaf is None:
+            continue
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None:
+            dtype = np.asarray(leaf).dtype
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(
+                f"{where}: {name}{'' if path == '<root>' else ' at ' + path} has dtype "
+                f"{jnp.dtype(dtype).name}; momentax optimizes floating-point arrays only. Leave "
+                f"integer and boolean leaves out of the tree given to the optimizer (for example "
+                f"with equinox.filter or a flax nnx.Param filter), or cast them to a float dtype."
+            )
+
+
+def _check_shapes(names: Sequence[str], leaves: Sequence[Sequence[Any]], first: Any, where: str) -> None:
+    """Every tree's leaf must have the shape of the updates' leaf at the same position."""
+    for i, u in enumerate(leaves[0]):
+        for name, tree_leaves in zip(names[1:], leaves[1:]):
+            other = tree_leaves[i]
+            if other is None or isinstance(other, (bool, np.bool_)):  # absent, or a mask flag
+                continue
+            if np.shape(other) != np.shape(u):
+                path = jax.tree_util.keystr(jax.tree_util.tree_flatten_with_path(first)[0][i][0])
+                raise TreeMismatchError(
+                    f"{where}: shape mismatch at {path or '<root>'}: {names[0]} has shape "
+                    f"{list(np.shape(u))}, {name} has shape {list(np.shape(other))}. Each gradient "
+                    f"must have the shape of its parameter."
+                )
+
+
+def lift(
+    rule: Callable[..., tuple],
+    updates: Any,
+    *trees: Any,
+    names: Sequence[str],
+    where: str,
+) -> tuple:
+    """Applies ``rule(u, *xs) -> tuple`` to every leaf of ``updates`` and the matching leaves.
+
+    Args:
+      rule: a per-array function returning a tuple of arrays (or ``None`` entries).
+      updates: the incoming updates (gradients).
+      *trees: state trees (and optionally params) with the structure of ``updates``.
+      names: a name for each tree, ``updates`` first, used in error messages.
+      where: the transform's name, used in error messages.
+
+    Returns:
+      A tuple of trees with the structure of ``updates``, one per output of ``rule``.
+
+    Raises:
+      TreeMismatchError: a tree's structure or a leaf's shape differs from ``updates``.
+      TypeError: a gradient leaf is not floating point.
+    """
+    leaves, treedef = jax.tree.flatten(updates)
+    check_float_leaves(updates, names[0], where)
+    others = [leaves_like(treedef, t, names[0], n, where, reference=updates) for t, n in zip(trees, names[1:])]
+    _check_shapes(names, [leaves, *others], updates, where)
+    outs = [rule(u, *xs) for u, *xs in zip(leaves, *others)]
+    if not outs:  # a tree with no array leaves: every output is that same empty tree
+        return tuple(jax.tree.unflatten(treedef, []) for _ in range(_count_outputs(rule, trees)))
+    return tuple(jax.tree.unflatten(treedef, list(col)) for col in zip(*outs))
+
+
+def _count_outputs(rule: Callable, trees: Sequence[Any]) -> int:
+    """How many outputs ``rule`` has, found by running it on a scalar."""
+    x = jnp.zeros((), jnp.float32)
+    return len(rule(x, *[x for _ in trees]))
+
+
+def zeros_like_tree(params: Any, dtype: Any = None) -> Any:
+    """Zeros with each parameter's shape, dtype (or ``dtype``) and sharding.
+
+    Works on concrete arrays, tracers and ``jax.ShapeDtypeStruct`` leaves; ``None`` leaves stay
+    ``None``. State built this way lands on the parameter's sharding without first being
+    materialised on one device.
+    """
+
+    def zeros(p):
+        dt = jnp.dtype(dtype) if dtype is not None else jnp.dtype(p.dtype)
+        sharding = None
+        if isinstance(p, jax.ShapeDtypeStruct) or (isinstance(p, jax.Array) and not isinstance(p, jax.core.Tracer)):
+            sharding = getattr(p, "sharding", None)
+        if sharding is not None:
+            return jnp.zeros(p.shape, dt, device=sharding)
+        return jnp.zeros(np.shape(p), dt)
+
+    return jax.tree.map(zeros, params)
