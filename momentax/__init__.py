@@ -16,7 +16,7 @@ Every public name has one import path, ``momentax.<name>``. The layers:
 from momentax.base import EmptyState, GradientTransformation, apply_updates, identity, stateless
 from momentax.combine import chain
 from momentax.hyperparams import Hyperparams, hyperparams, set_hyperparams
-from momentax.optimizers import adadelta, adagrad, adam, adamw, momentum, nesterov, rmsprop, sgd
+from momentax.optimizers.classic import adadelta, adagrad, adam, adamw, momentum, nesterov, rmsprop, sgd
 from momentax.transforms.adaptive import (
     ScaleByAdadeltaState,
     ScaleByAdamState,
@@ -32,6 +32,11 @@ from momentax.transforms.moments import EmaState, ema
 from momentax.transforms.momentum import TraceState, trace
 from momentax.transforms.scaling import ScaleState, ScheduleState, scale, scale_by_learning_rate
 from momentax.trees import TreeMismatchError
+
+# -- optimizer family: torch-side (amsgrad, adamax, nadam, radam, rprop, asgd) --
+# -- optimizer family: adafactor, muon, schedule-free and the optax-side family --
+# -- schedules --
+# -- wrappers --
 
 __version__ = "0.1.0"
 
@@ -73,3 +78,4 @@ __all__ = [
     "stateless",
     "trace",
 ]
+# Each block above that adds names extends __all__ below its imports.

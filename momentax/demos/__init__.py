@@ -16,6 +16,7 @@ from typing import Any, Callable, NamedTuple
 
 __all__ = [
     "OPTIMIZERS",
+    "DemoError",
     "MissingDependency",
     "OptimizerSpec",
     "make_optimizer",
@@ -26,7 +27,11 @@ __all__ = [
 INSTALL_HINT = 'pip install "momentax[examples]"'
 
 
-class MissingDependency(RuntimeError):
+class DemoError(RuntimeError):
+    """A demo cannot run; the command line prints the message, without a traceback."""
+
+
+class MissingDependency(DemoError):
     """An optional package needed by a demo is not installed."""
 
 
@@ -65,27 +70,7 @@ class OptimizerSpec(NamedTuple):
 def _mx() -> Any:
     import momentax
 
-    if hasattr(momentax, "adam"):
-        return momentax
-    return _optax_shim()  # TEMPORARY: until the momentax optimizers land
-
-
-def _optax_shim() -> Any:  # TEMPORARY
-    import types
-
-    import optax
-
-    return types.SimpleNamespace(
-        sgd=optax.sgd,
-        momentum=lambda lr, momentum=0.9: optax.sgd(lr, momentum=momentum),
-        nesterov=lambda lr, momentum=0.9: optax.sgd(lr, momentum=momentum, nesterov=True),
-        adagrad=optax.adagrad,
-        adadelta=optax.adadelta,
-        rmsprop=optax.rmsprop,
-        adam=optax.adam,
-        adamw=optax.adamw,
-        apply_updates=optax.apply_updates,
-    )
+    return momentax
 
 
 # The single name -> constructor table. Learning rates were tuned on the default

@@ -26,7 +26,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from momentax.demos import OPTIMIZERS, apply_updates, make_optimizer, require
+from momentax.demos import OPTIMIZERS, DemoError, apply_updates, make_optimizer, require
 
 __all__ = ["load_data", "init_mlp", "mlp_apply", "loss_fn", "make_train_step", "train_one", "run"]
 
@@ -207,7 +207,7 @@ def run(
     data = load_data()
     n_train = int(data["x_train"].shape[0])
     if batch_size < 0 or batch_size > n_train:
-        raise ValueError(f"--batch-size must be between 0 (full batch) and {n_train}")
+        raise DemoError(f"--batch-size must be between 0 (full batch) and {n_train}")
 
     settings = {
         "steps": steps,

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from momentax.demos import apply_updates, make_optimizer, require
+from momentax.demos import DemoError, apply_updates, make_optimizer, require
 
 __all__ = ["DEFAULT_LR", "DEFAULT_STEPS", "START", "quadratic", "optimize_path", "run"]
 
@@ -129,7 +129,7 @@ def run(*, steps: int = DEFAULT_STEPS, lr: float | None = None, condition: float
     """
     require("matplotlib")
     if condition < 1:
-        raise ValueError("--condition must be >= 1")
+        raise DemoError("--condition must be >= 1")
     lrs = {n: (DEFAULT_LR[n] if lr is None else lr) for n in optimizers}
     paths = {n: optimize_path(n, lrs[n], condition, steps) for n in optimizers}
     f = quadratic(condition)

@@ -6,9 +6,10 @@ from typing import Any, NamedTuple
 
 import jax
 
-from momentax import math, trees
+from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, NONNEGATIVE, POSITIVE, Hyperparams, validate
+from momentax.math import classic as rules
 
 
 
@@ -59,7 +60,7 @@ def scale_by_rss(initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
     def update(updates, state, params=None, **extra):
         del params, extra
         eps_ = state.hyperparams["eps"]
-        out, acc = trees.lift(lambda g, s: math.rss(g, s, eps_, eps_in_sqrt), updates, state.sum_of_squares,
+        out, acc = trees.lift(lambda g, s: rules.rss(g, s, eps_, eps_in_sqrt), updates, state.sum_of_squares,
                               names=("updates", "state.sum_of_squares"), where=where)
         return out, ScaleByRssState(acc, state.hyperparams)
 
@@ -129,7 +130,7 @@ def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, *, centered: bool = Fal
         h = state.hyperparams
 
         def rule(g, nu, mu=None):
-            return math.rms(g, nu, mu, h["decay"], h["eps"], centered, eps_in_sqrt)
+            return rules.rms(g, nu, mu, h["decay"], h["eps"], centered, eps_in_sqrt)
 
         moments = (state.nu, state.mu) if centered else (state.nu,)
         names = ("updates", "state.nu", "state.mu")[: len(moments) + 1]
@@ -189,7 +190,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
     def update(updates, state, params=None, **extra):
         del params, extra
         h = state.hyperparams
-        out, nu, delta = trees.lift(lambda g, n, d: math.adadelta(g, n, d, h["rho"], h["eps"]), updates,
+        out, nu, delta = trees.lift(lambda g, n, d: rules.adadelta(g, n, d, h["rho"], h["eps"]), updates,
                                     state.nu, state.delta, names=("updates", "state.nu", "state.delta"),
                                     where=where)
         return out, ScaleByAdadeltaState(nu, delta, h)
@@ -252,7 +253,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_roo
         count = safe_increment(state.count)
 
         def rule(g, m, v):
-            return math.adam(g, m, v, h["b1"], h["b2"], h["eps"], h["eps_root"], count)
+            return rules.adam(g, m, v, h["b1"], h["b2"], h["eps"], h["eps_root"], count)
 
         out, mu, nu = trees.lift(rule, updates, state.mu, state.nu, names=("updates", "state.mu", "state.nu"),
                                  where=where)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple, Union
 
-from momentax import math, trees
+from momentax import trees
 from momentax.base import GradientTransformation
 from momentax.hyperparams import NONNEGATIVE, Hyperparams, validate
+from momentax.math import classic as rules
 
 Mask = Union[Any, Callable[[Any], Any]]
 
@@ -61,7 +62,7 @@ def add_decayed_weights(weight_decay: float = 0.0, mask: Mask | None = None) -> 
             extra_trees, names = (params, mask(params) if callable(mask) else mask), names + ("mask",)
 
         def rule(g, p, decay_this=True):
-            return math.add_decayed_weights(g, p, wd) if bool(decay_this) else (g,)
+            return rules.add_decayed_weights(g, p, wd) if bool(decay_this) else (g,)
 
         (out,) = trees.lift(rule, updates, *extra_trees, names=names, where=where)
         return out, state

@@ -9,9 +9,10 @@ from typing import Any, NamedTuple
 
 import jax
 
-from momentax import math, trees
+from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, Hyperparams, validate
+from momentax.math import classic as rules
 
 
 class EmaState(NamedTuple):
@@ -66,7 +67,7 @@ def ema(decay: float = 0.9, *, debias: bool = True, nesterov: bool = False,
         count = safe_increment(state.count)
 
         def rule(g, v):
-            return math.ema(g, v, h["decay"], count, debias, nesterov)
+            return rules.ema(g, v, h["decay"], count, debias, nesterov)
 
         out, avg = trees.lift(rule, updates, state.ema, names=("updates", "state.ema"), where=where)
         return out, EmaState(count, avg, h)

@@ -11,9 +11,10 @@ from typing import Any, NamedTuple
 
 import jax
 
-from momentax import math, trees
+from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, FRACTION, Hyperparams, validate
+from momentax.math import classic as rules
 
 
 class TraceState(NamedTuple):
@@ -81,7 +82,7 @@ def trace(momentum: float = 0.9, *, dampening: float = 0.0, nesterov: bool = Fal
         first = state.count == 0
 
         def rule(g, v):
-            return math.trace(g, v, h["momentum"], h["dampening"], first, nesterov)
+            return rules.trace(g, v, h["momentum"], h["dampening"], first, nesterov)
 
         out, buf = trees.lift(rule, updates, state.trace, names=("updates", "state.trace"), where=where)
         return out, TraceState(safe_increment(state.count), buf, h)

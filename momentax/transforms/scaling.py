@@ -7,9 +7,10 @@ from typing import Callable, NamedTuple, Union
 import jax
 import jax.numpy as jnp
 
-from momentax import math, trees
+from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import NONNEGATIVE, REAL, SCHEDULED, Hyperparams, default_float, validate
+from momentax.math import classic as rules
 
 Schedule = Callable[[jax.Array], jax.Array]
 ScalarOrSchedule = Union[float, jax.Array, Schedule]
@@ -29,7 +30,7 @@ class ScheduleState(NamedTuple):
 
 
 def _scaled(updates, factor, where):
-    (out,) = trees.lift(lambda g: math.scale(g, factor), updates, names=("updates",), where=where)
+    (out,) = trees.lift(lambda g: rules.scale(g, factor), updates, names=("updates",), where=where)
     return out
 
 

@@ -1,4 +1,4 @@
-"""The per-array update rules, written once, on arrays.
+"""The per-array rules of the classic family: scaling, momentum, EMA, Adagrad, RMSProp, Adadelta, Adam.
 
 Each function takes one gradient array ``g``, the matching state arrays, and scalar
 hyperparameters, and returns ``(update, *new_state)``. This module is the reference every
@@ -14,21 +14,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from momentax.math.common import bias_correction as _bias_correction
+from momentax.math.common import compute_dtype
+from momentax.math.common import upcast as _up
+
 Array = jax.Array
-
-
-def compute_dtype(x: Array) -> jnp.dtype:
-    """float32 for 16-bit floats, otherwise the array's own float dtype."""
-    return jnp.promote_types(jnp.asarray(x).dtype, jnp.float32)
-
-
-def _up(dtype, *xs):
-    return [None if x is None else jnp.asarray(x).astype(dtype) for x in xs]
-
-
-def _bias_correction(decay: Array, count: Array, dtype) -> Array:
-    """``1 - decay**t`` for step ``t = count`` (count >= 1)."""
-    return 1 - decay.astype(dtype) ** count.astype(dtype)
 
 
 def scale(g: Array, step_size: Array) -> tuple[Array]:

@@ -1,4 +1,4 @@
-"""Optimizers: each one is a single chain of transforms, with no array math of its own.
+"""The classic optimizers: SGD, momentum, Nesterov, Adagrad, Adadelta, RMSProp, Adam, AdamW.
 
 Components whose construction value is zero (``momentum=0``, ``weight_decay=0``) are left out
 of the chain, so plain SGD keeps no momentum buffer and needs no ``params`` in ``update``
