@@ -13,7 +13,7 @@ Every public name has one import path, ``momentax.<name>``. The layers:
 - hyperparameters as data: :func:`hyperparams`, :func:`set_hyperparams`.
 """
 
-from momentax.base import EmptyState, GradientTransformation, apply_updates, identity, stateless
+from momentax.base import EmptyState, GradientTransformation, apply_updates, eval_params, identity, stateless
 from momentax.combine import chain
 from momentax.hyperparams import Hyperparams, hyperparams, set_hyperparams
 from momentax.optimizers.classic import adadelta, adagrad, adam, adamw, momentum, nesterov, rmsprop, sgd
@@ -62,6 +62,7 @@ __all__ = [
     "apply_updates",
     "chain",
     "ema",
+    "eval_params",
     "hyperparams",
     "identity",
     "momentum",

@@ -255,3 +255,28 @@ def safe_increment(count: jax.Array) -> jax.Array:
     """``count + 1``, saturating at the int32 maximum instead of wrapping to negative."""
     top = jnp.iinfo(COUNT_DTYPE).max
     return jnp.where(count < top, count + 1, count).astype(COUNT_DTYPE)
+
+
+def _keeps_eval_params(node: Any) -> bool:
+    return callable(getattr(type(node), "eval_params", None))
+
+
+def eval_params(state: State, params: Params) -> Params:
+    """The parameters to evaluate a model with, given an optimizer's state.
+
+    Transforms that keep averaged or extrapolated weights (weight EMA / Polyak averaging,
+    schedule-free optimizers, averaged SGD) give their state class a method
+    ``eval_params(self, params) -> params``; this function finds the first such node in
+    ``state`` (in tree order) and returns what it gives. With none, ``params`` is returned.
+
+    Example:
+      >>> import jax.numpy as jnp, momentax
+      >>> opt = momentax.adam(1e-3)
+      >>> p = {"w": jnp.ones(2)}
+      >>> momentax.eval_params(opt.init(p), p) is p
+      True
+    """
+    for node in jax.tree_util.tree_leaves(state, is_leaf=_keeps_eval_params):
+        if _keeps_eval_params(node):
+            return node.eval_params(params)
+    return params

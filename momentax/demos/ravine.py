@@ -29,9 +29,10 @@ __all__ = ["DEFAULT_LR", "DEFAULT_STEPS", "START", "quadratic", "optimize_path",
 
 START = (-10.0, 1.0)
 DEFAULT_STEPS = 60
-# name -> default learning rate. SGD runs near its stability limit (2) so that it zig-zags;
-# the momentum methods (momentum 0.9) take an effective step of lr / (1 - 0.9) = 5.
-DEFAULT_LR = {"sgd": 1.85, "momentum": 0.5, "nesterov": 0.5, "adam": 0.3}
+# name -> default learning rate. SGD runs near its stability limit (2) so that it zig-zags.
+# momentax.momentum / momentax.nesterov (momentum 0.9) use the average form, whose
+# learning rate is the steady-state step: 5 here, i.e. torch's SGD(lr=0.5, momentum=0.9).
+DEFAULT_LR = {"sgd": 1.85, "momentum": 5.0, "nesterov": 5.0, "adam": 0.3}
 COLORS = {"sgd": "tab:red", "momentum": "tab:blue", "nesterov": "tab:green", "adam": "tab:purple"}
 
 
