@@ -8,7 +8,7 @@ reads it from there, so a new value never changes the compiled program:
     >>> import jax, jax.numpy as jnp, momentax
     >>> opt = momentax.adam(1e-3)
     >>> state = opt.init({"w": jnp.zeros(3)})
-    >>> float(momentax.hyperparams(state)["learning_rate"])
+    >>> round(float(momentax.hyperparams(state)["learning_rate"]), 6)
     0.001
     >>> state = momentax.set_hyperparams(state, learning_rate=3e-4)
     >>> round(float(momentax.hyperparams(state)["learning_rate"]), 6)
@@ -27,6 +27,8 @@ from typing import Any, Iterator, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from momentax.base import GradientTransformation
 
 __all__ = ["Hyperparams", "Interval", "hyperparams", "set_hyperparams", "validate"]
 
@@ -116,6 +118,13 @@ class Hyperparams(Mapping[str, jax.Array]):
 
     def interval(self, name: str) -> Interval:
         return self._ranges[name]
+
+    def renamed(self, names: Mapping[str, str]) -> "Hyperparams":
+        """The same values and ranges with keys renamed by ``names`` (old -> new)."""
+        def new(n):
+            return names.get(n, n)
+        return Hyperparams({new(n): v for n, v in self._values.items()},
+                           {new(n): r for n, r in self._ranges.items()})
 
     def replace(self, **values: Any) -> "Hyperparams":
         new = dict(self._values)
@@ -233,3 +242,27 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
             updates.setdefault(i, {})[name] = jnp.asarray(value, old.dtype).reshape(jnp.shape(old))
     leaves = [h.replace(**updates[i]) if i in updates else h for i, (_, h) in enumerate(found)]
     return jax.tree.unflatten(treedef, leaves)
+
+
+def _rename_all(state: Any, names: Mapping[str, str]) -> Any:
+    return jax.tree.map(lambda x: x.renamed(names) if _is_hyper(x) else x, state, is_leaf=_is_hyper)
+
+
+def rename_hyperparams(tx: Any, **names: str) -> Any:
+    """``tx`` with its state's hyperparameters renamed, ``old="new"``.
+
+    An optimizer uses this so the names in its state are its own argument names (``momentum``
+    rather than the inner ``ema``'s ``decay``). The inner transform sees its original names.
+    """
+    back = {new: old for old, new in names.items()}
+
+    def init(params):
+        return _rename_all(tx.init(params), names)
+
+    def update(updates, state, params=None, **extra):
+        updates, state = tx.update(updates, _rename_all(state, back), params, **extra)
+        return updates, _rename_all(state, names)
+
+    return GradientTransformation(init, update, name=tx.name,
+                                  hyper={names.get(k, k): v for k, v in tx.hyper.items()},
+                                  static=tx.static, children=tx.children)

@@ -162,3 +162,32 @@ def zeros_like_tree(params: Any, dtype: Any = None) -> Any:
         return jnp.zeros(np.shape(p), dt)
 
     return jax.tree.map(zeros, params)
+
+
+def broadcast_prefix(prefix: Any, full: Any, prefix_name: str, full_name: str, where: str) -> Any:
+    """Repeats each leaf of ``prefix`` over the matching subtree of ``full``.
+
+    ``prefix`` has the structure of ``full`` or of a prefix of it (a mask ``{"dense": False}``
+    over ``{"dense": {"w": ..., "b": ...}}``). Raises TreeMismatchError naming the first path
+    where ``prefix`` is not a prefix of ``full``.
+    """
+    try:
+        return jax.tree.broadcast(prefix, full, is_leaf=_is_none)
+    except (ValueError, TypeError) as err:
+        for path, leaf in jax.tree_util.tree_flatten_with_path(prefix, is_leaf=_is_none)[0]:
+            try:
+                sub = full
+                for key in path:
+                    sub = sub[key.key] if isinstance(key, jax.tree_util.DictKey) else (
+                        sub[key.idx] if isinstance(key, jax.tree_util.SequenceKey) else getattr(sub, key.name))
+            except (KeyError, IndexError, AttributeError, TypeError):
+                raise TreeMismatchError(
+                    f"{where}: the {prefix_name} tree must have the structure of the {full_name} tree "
+                    f"or of a prefix of it; {full_name} has nothing at {jax.tree_util.keystr(path)}, "
+                    f"where {prefix_name} has {_describe_leaf(leaf)}."
+                ) from err
+        raise TreeMismatchError(
+            f"{where}: the {prefix_name} tree must have the structure of the {full_name} tree or of a "
+            f"prefix of it ({prefix_name}: {jax.tree.structure(prefix)}; {full_name}: "
+            f"{jax.tree.structure(full)})."
+        ) from err

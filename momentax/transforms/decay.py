@@ -28,8 +28,9 @@ def add_decayed_weights(weight_decay: float = 0.0, mask: Mask | None = None) -> 
 
     Args:
       weight_decay: >= 0; state ``weight_decay``.
-      mask: static; a tree of Python bools with the structure of the params (``True``: decay
-        this leaf), or a function ``params -> such a tree``. ``None`` decays every leaf.
+      mask: static; a tree of Python bools with the structure of the params or of a prefix of
+        it (``True``: decay this leaf or subtree), or a function ``params -> such a tree``.
+        ``None`` decays every leaf.
 
     Raises:
       ValueError: ``weight_decay`` negative, or ``update`` called without ``params``.
@@ -42,8 +43,8 @@ def add_decayed_weights(weight_decay: float = 0.0, mask: Mask | None = None) -> 
       >>> import jax.numpy as jnp, momentax
       >>> tx = momentax.add_decayed_weights(0.1)
       >>> p = jnp.array([2.0])
-      >>> tx.update(jnp.array([1.0]), tx.init(p), p)[0].tolist()
-      [1.2]
+      >>> round(float(tx.update(jnp.array([1.0]), tx.init(p), p)[0][0]), 6)
+      1.2
     """
     where = "add_decayed_weights"
     specs = validate(where, weight_decay=(weight_decay, NONNEGATIVE))
@@ -59,7 +60,8 @@ def add_decayed_weights(weight_decay: float = 0.0, mask: Mask | None = None) -> 
         wd = state.hyperparams["weight_decay"]
         extra_trees, names = (params,), ("updates", "params")
         if mask is not None:
-            extra_trees, names = (params, mask(params) if callable(mask) else mask), names + ("mask",)
+            flags = trees.broadcast_prefix(mask(params) if callable(mask) else mask, params, "mask", "params", where)
+            extra_trees, names = (params, flags), names + ("mask",)
 
         def rule(g, p, decay_this=True):
             return rules.add_decayed_weights(g, p, wd) if bool(decay_this) else (g,)

@@ -85,8 +85,8 @@ def scale_by_learning_rate(learning_rate: ScalarOrSchedule, *, flip_sign: bool =
     Example:
       >>> import jax.numpy as jnp, momentax
       >>> tx = momentax.scale_by_learning_rate(0.1)
-      >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0].tolist()
-      [-0.2]
+      >>> round(float(tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0][0]), 6)
+      -0.2
     """
     sign = -1.0 if flip_sign else 1.0
     where = "scale_by_learning_rate"
