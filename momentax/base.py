@@ -235,7 +235,7 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     """
     trees.check_float_leaves(params, "params", "apply_updates")
     leaves, treedef = jax.tree.flatten(params)
-    u_leaves = trees.leaves_like(treedef, updates, "params", "updates", "apply_updates")
+    u_leaves = trees.leaves_like(treedef, updates, "params", "updates", "apply_updates", reference=params)
 
     def add(p, u):
         return jnp.asarray(p + u).astype(p.dtype)

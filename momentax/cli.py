@@ -21,6 +21,7 @@ from typing import Callable, NamedTuple, Sequence
 from momentax.demos import OPTIMIZERS, DemoError, parse_optimizer_names
 from momentax.demos.ravine import DEFAULT_LR as RAVINE_DEFAULT_LR
 from momentax.demos.ravine import DEFAULT_STEPS as RAVINE_DEFAULT_STEPS
+from momentax.demos.ravine import START as RAVINE_START
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "main"]
 
@@ -139,8 +140,10 @@ def _ravine_epilog() -> str:
     lines += [f"  {n:<10} {lr:g}" for n, lr in RAVINE_DEFAULT_LR.items()]
     lines += [
         "",
-        "f(x, y) = 0.5 * (x**2 / CONDITION + y**2), every optimizer starts at (-10, 1);",
-        "momentum and nesterov use momentum 0.9, adam its usual betas (0.9, 0.999).",
+        f"f(x, y) = 0.5 * (x**2 / CONDITION + y**2), every optimizer starts at "
+        f"({RAVINE_START[0]:g}, {RAVINE_START[1]:g});",
+        "momentum and nesterov are momentax.momentum/nesterov with momentum 0.9 (average",
+        "form: lr 5 = torch SGD(lr=0.5, momentum=0.9)); adam uses betas (0.9, 0.999).",
     ]
     return "\n".join(lines)
 
@@ -215,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except DemoError as e:
+    except (DemoError, OSError) as e:  # OSError: e.g. --out not writable
         print(f"momentax {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -38,37 +38,45 @@ def _paths(tree: Any) -> list[tuple[str, Any]]:
     return [(jax.tree_util.keystr(path) or "<root>", leaf) for path, leaf in flat]
 
 
-def structure_error(expected: Any, got: Any, expected_name: str, got_name: str, where: str) -> TreeMismatchError:
-    """Builds the error for two trees whose structures differ, naming the first differing path."""
-    a, b = _paths(expected), _paths(got)
-    for i in range(max(len(a), len(b))):
-        pa = a[i] if i < len(a) else None
-        pb = b[i] if i < len(b) else None
-        if pa is None or pb is None or pa[0] != pb[0] or (pa[1] is None) != (pb[1] is None):
-            path = (pa or pb)[0]
-            have_a = f"{pa[0]} = {_describe_leaf(pa[1])}" if pa else "nothing more"
-            have_b = f"{pb[0]} = {_describe_leaf(pb[1])}" if pb else "nothing more"
-            return TreeMismatchError(
-                f"{where}: the {got_name} tree does not match the {expected_name} tree; first "
-                f"difference at {path}: {expected_name} has {have_a}, {got_name} has {have_b}. "
-                f"Pass {got_name} with exactly the structure the optimizer was initialised with "
-                f"(same keys, same containers, None in the same places)."
-            )
+def _where_in(path: str, paths: dict) -> str:
+    """What a tree has at ``path``: a leaf, a subtree, or nothing."""
+    if path in paths:
+        return _describe_leaf(paths[path])
+    prefix = path.rstrip(">") if path != "<root>" else ""
+    return "a subtree" if any(p.startswith(prefix) and p != path for p in paths) else "nothing"
+
+
+def structure_error(reference: Any, got: Any, reference_name: str, got_name: str, where: str) -> TreeMismatchError:
+    """The error for ``got`` not having the tree structure of ``reference``, at the first differing path."""
+    a, b = dict(_paths(reference)), dict(_paths(got))
+    first = next((p for p in a if p not in b or (a[p] is None) != (b[p] is None)), None)
+    first = first or next((p for p in b if p not in a), None)
+    if first is not None:
+        return TreeMismatchError(
+            f"{where}: {got_name} does not have the tree structure of {reference_name}; first "
+            f"difference at {first}: {reference_name} has {_where_in(first, a)}, {got_name} has "
+            f"{_where_in(first, b)}. Pass {got_name} with the structure the optimizer was "
+            f"initialised with (same keys, same containers, None in the same places)."
+        )
     return TreeMismatchError(
-        f"{where}: the {got_name} tree has the same leaf paths as the {expected_name} tree but "
-        f"different container types ({expected_name}: {jax.tree.structure(expected)}, "
-        f"{got_name}: {jax.tree.structure(got)}). Use the same container types (e.g. tuple vs "
-        f"list, dict vs a dict subclass) as when the optimizer was initialised."
+        f"{where}: {got_name} has the leaf paths of {reference_name} but different container "
+        f"types ({reference_name}: {jax.tree.structure(reference)}, {got_name}: "
+        f"{jax.tree.structure(got)}). Use the same container types (e.g. tuple vs list, dict vs "
+        f"a dict subclass) as when the optimizer was initialised."
     )
 
 
 def leaves_like(treedef: Any, tree: Any, expected_name: str, got_name: str, where: str,
                 reference: Any = None) -> list:
-    """The leaves of ``tree``, which must have structure ``treedef``; else a path-naming error."""
+    """The leaves of ``tree``, which must have structure ``treedef`` (that of ``reference``).
+
+    Raises TreeMismatchError naming the first path where ``tree`` differs from ``reference``
+    (the tree called ``expected_name``; without it, only the structures are reported).
+    """
     if jax.tree.structure(tree) != treedef:
-        expected = reference if reference is not None else jax.tree.unflatten(
-            treedef, [None] * treedef.num_leaves)
-        raise structure_error(expected, tree, expected_name, got_name, where)
+        if reference is None:
+            reference = jax.tree.unflatten(treedef, [0] * treedef.num_leaves)
+        raise structure_error(reference, tree, expected_name, got_name, where)
     return treedef.flatten_up_to(tree)
 
 
@@ -130,7 +138,11 @@ def lift(
     """
     leaves, treedef = jax.tree.flatten(updates)
     check_float_leaves(updates, names[0], where)
-    others = [leaves_like(treedef, t, names[0], n, where, reference=updates) for t, n in zip(trees, names[1:])]
+    others = []
+    for tree, name in zip(trees, names[1:]):
+        if jax.tree.structure(tree) != treedef:  # the state (or params) is the reference: init saw it
+            raise structure_error(tree, updates, name, names[0], where)
+        others.append(treedef.flatten_up_to(tree))
     _check_shapes(names, [leaves, *others], updates, where)
     outs = [rule(u, *xs) for u, *xs in zip(leaves, *others)]
     if not outs:  # a tree with no array leaves: every output is that same empty tree

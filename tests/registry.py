@@ -78,7 +78,7 @@ OPTIMIZERS = [
     Case("adagrad", mx.adagrad, {"learning_rate": 0.1}, sweep={"learning_rate": 0.01, "eps": 1e-3},
          quadratic=({"learning_rate": 0.5}, 2000), rosenbrock=({"learning_rate": 0.5}, 5000)),
     Case("adadelta", mx.adadelta, {}, sweep={"learning_rate": 0.5, "rho": 0.5, "eps": 1e-3},
-         quadratic=({"learning_rate": 1.0, "eps": 1e-3}, 2000), rosenbrock=({"learning_rate": 1.0, "eps": 1e-3}, 20000)),
+         quadratic=({"learning_rate": 0.1}, 5000), rosenbrock=({"learning_rate": 0.05}, 20000)),
     Case("rmsprop", mx.rmsprop, {"learning_rate": 0.01, "momentum": 0.5, "weight_decay": 1e-3},
          sweep={"learning_rate": 0.001, "decay": 0.9, "momentum": 0.1, "eps": 1e-3, "weight_decay": 1e-2},
          quadratic=({"learning_rate": 0.01}, 2000), rosenbrock=({"learning_rate": 1e-3}, 10000)),

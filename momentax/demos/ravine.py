@@ -37,10 +37,14 @@ COLORS = {"sgd": "tab:red", "momentum": "tab:blue", "nesterov": "tab:green", "ad
 
 
 def quadratic(condition: float):
-    """``f(p) = 0.5 * (p[0]**2 / condition + p[1]**2)`` for ``p`` of shape ``(2,)``."""
+    """``f(p) = 0.5 * (p[..., 0]**2 / condition + p[..., 1]**2)``.
 
-    def f(p: jax.Array) -> jax.Array:
-        return 0.5 * (p[0] ** 2 / condition + p[1] ** 2)
+    Works on a point of shape ``(2,)`` and on a stack of points ``(n, 2)``, for JAX and
+    NumPy arrays alike.
+    """
+
+    def f(p):
+        return 0.5 * (p[..., 0] ** 2 / condition + p[..., 1] ** 2)
 
     return f
 
@@ -82,7 +86,7 @@ def plot_paths(paths: dict[str, np.ndarray], lrs: dict[str, float], condition: f
     xr = min(max(xr, 1.05 * np.abs(pts[:, 0]).max()), 4 * xr)
     yr = min(max(yr, 1.05 * np.abs(pts[:, 1]).max()), 4 * yr)
     gx, gy = np.meshgrid(np.linspace(-xr, xr, 400), np.linspace(-yr, yr, 300))
-    gz = 0.5 * (gx**2 / condition + gy**2)
+    gz = quadratic(condition)(np.stack([gx, gy], axis=-1))
 
     fig = Figure(figsize=(10, 5), dpi=120)
     FigureCanvasAgg(fig)
@@ -109,15 +113,19 @@ def plot_paths(paths: dict[str, np.ndarray], lrs: dict[str, float], condition: f
 
 
 def format_table(paths: dict[str, np.ndarray], lrs: dict[str, float], condition: float) -> str:
-    """Start and final ``f``, and the first step with ``f < 1e-3 * f(start)``, per optimizer."""
+    """Start and final ``f``, and the first step with ``f < 1e-3 * f(start)``, per optimizer.
+
+    The last column says ``diverged`` when the final ``f`` is above the start or not finite.
+    """
     f = quadratic(condition)
     head = f"{'optimizer':<10} {'lr':>6} {'f(start)':>9} {'f(final)':>9} {'steps to f<1e-3*f0':>19}"
     rows = [head, "-" * len(head)]
     for name, ps in paths.items():
-        fs = np.asarray(jax.vmap(f)(jnp.asarray(ps)))
+        fs = f(ps)
         hit = np.flatnonzero(fs < 1e-3 * fs[0])
-        rows.append(f"{name:<10} {lrs[name]:>6.3g} {fs[0]:>9.3g} {fs[-1]:>9.3g} "
-                    f"{(str(hit[0]) if hit.size else '-'):>19}")
+        diverged = not np.isfinite(fs[-1]) or fs[-1] > fs[0]
+        note = str(hit[0]) if hit.size else ("diverged" if diverged else "-")
+        rows.append(f"{name:<10} {lrs[name]:>6.3g} {fs[0]:>9.3g} {fs[-1]:>9.3g} {note:>19}")
     return "\n".join(rows)
 
 
@@ -126,22 +134,23 @@ def run(*, steps: int = DEFAULT_STEPS, lr: float | None = None, condition: float
         ) -> dict[str, Any]:
     """Runs ``momentax ravine``: computes the paths, prints the table, writes the PNG.
 
-    Returns ``{"paths": {name: array}, "lrs": {name: lr}, "final_f": {name: float}}``.
+    Returns ``{"paths": {name: (steps + 1, 2) array}, "lrs": {name: lr}, "start_f": float,
+    "final_f": {name: float}}``.
     """
     require("matplotlib")
     if condition < 1:
         raise DemoError("--condition must be >= 1")
+    if os.path.dirname(out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
     lrs = {n: (DEFAULT_LR[n] if lr is None else lr) for n in optimizers}
     paths = {n: optimize_path(n, lrs[n], condition, steps) for n in optimizers}
     f = quadratic(condition)
     print(format_table(paths, lrs, condition))
-    if os.path.dirname(out):
-        os.makedirs(os.path.dirname(out), exist_ok=True)
     plot_paths(paths, lrs, condition, out)
     print(f"wrote {out}")
     return {
         "paths": paths,
         "lrs": lrs,
-        "start_f": float(f(jnp.asarray(START))),
+        "start_f": float(f(np.asarray(START))),
         "final_f": {n: float(f(ps[-1])) for n, ps in paths.items()},
     }
