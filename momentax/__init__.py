@@ -14,8 +14,9 @@ Every public name has one import path, ``momentax.<name>``. The layers:
 """
 
 from momentax.base import EmptyState, GradientTransformation, apply_updates, eval_params, identity, stateless
-from momentax.combine import chain
+from momentax.combine import chain, named_chain
 from momentax.hyperparams import Hyperparams, hyperparams, set_hyperparams
+from momentax.partition import freeze, label_by_path, masked, partition
 from momentax.optimizers.classic import adadelta, adagrad, adam, adamw, momentum, nesterov, rmsprop, sgd
 from momentax.transforms.adaptive import (
     ScaleByAdadeltaState,
@@ -34,9 +35,46 @@ from momentax.transforms.scaling import ScaleState, ScheduleState, scale, scale_
 from momentax.trees import TreeMismatchError
 
 # -- optimizer family: torch-side (amsgrad, adamax, nadam, radam, rprop, asgd) --
+from momentax.optimizers.adam_family import adamax, adamaxw, amsgrad, nadam, nadamw, radam
+from momentax.optimizers.torch_family import asgd, rprop
+from momentax.transforms.adam_family import (
+    ScaleByAdamaxState,
+    ScaleByAmsgradState,
+    ScaleByNadamState,
+    scale_by_adamax,
+    scale_by_amsgrad,
+    scale_by_nadam,
+    scale_by_radam,
+)
+from momentax.transforms.averaging import AverageIteratesState, ScaleByAsgdState, average_iterates, scale_by_asgd
+from momentax.transforms.rprop import ScaleByRpropState, scale_by_rprop
+from momentax import torch  # noqa: E402  (the torch.optim presets, momentax.torch.*; not in __all__)
 # -- optimizer family: adafactor, muon, schedule-free and the optax-side family --
+from momentax.optimizers.belief import adabelief, adan, novograd, yogi
+from momentax.optimizers.sign import lion, sign_sgd, signum
+from momentax.optimizers.trust import lamb, lars
+from momentax.transforms.belief import (
+    ScaleByAdanState,
+    ScaleByBeliefState,
+    ScaleByNovogradState,
+    ScaleByYogiState,
+    scale_by_adan,
+    scale_by_belief,
+    scale_by_novograd,
+    scale_by_yogi,
+)
+from momentax.transforms.sign import ScaleByLionState, scale_by_lion, scale_by_sign
+from momentax.transforms.trust import ScaleByTrustRatioState, scale_by_trust_ratio
 # -- schedules --
+from momentax import schedules
+from momentax.transforms.plateau import ReduceOnPlateauState, reduce_on_plateau
+from momentax.transforms.scheduled import WithSchedulesState, with_schedules
 # -- wrappers --
+from momentax.transforms.clipping import ClipState, adaptive_grad_clip, clip, clip_by_block_rms, clip_by_global_norm
+from momentax.wrappers._accumulate import AccumulateGradientsState, accumulate_gradients
+from momentax.wrappers._averaging import WeightEmaState, weight_ema
+from momentax.wrappers._finite import ApplyIfFiniteState, SkipOnLossSpikeState, apply_if_finite, skip_on_loss_spike
+from momentax.wrappers._lookahead import LookaheadState, lookahead
 
 __version__ = "0.1.0"
 
@@ -63,10 +101,15 @@ __all__ = [
     "chain",
     "ema",
     "eval_params",
+    "freeze",
     "hyperparams",
     "identity",
+    "label_by_path",
+    "masked",
     "momentum",
+    "named_chain",
     "nesterov",
+    "partition",
     "rmsprop",
     "scale",
     "scale_by_adadelta",
@@ -78,5 +121,21 @@ __all__ = [
     "sgd",
     "stateless",
     "trace",
+    # torch-side family
+    "AverageIteratesState", "ScaleByAdamaxState", "ScaleByAmsgradState", "ScaleByAsgdState", "ScaleByNadamState",
+    "ScaleByRpropState", "adamax", "adamaxw", "amsgrad", "asgd", "average_iterates", "nadam", "nadamw", "radam",
+    "rprop", "scale_by_adamax", "scale_by_amsgrad", "scale_by_asgd", "scale_by_nadam", "scale_by_radam",
+    "scale_by_rprop",
+    # wrappers
+    "AccumulateGradientsState", "ApplyIfFiniteState", "ClipState", "LookaheadState", "SkipOnLossSpikeState",
+    "WeightEmaState", "accumulate_gradients", "adaptive_grad_clip", "apply_if_finite", "clip", "clip_by_block_rms",
+    "clip_by_global_norm", "lookahead", "skip_on_loss_spike", "weight_ema",
+    # optax-side family
+    "ScaleByAdanState", "ScaleByBeliefState", "ScaleByLionState", "ScaleByNovogradState", "ScaleByTrustRatioState",
+    "ScaleByYogiState", "adabelief", "adan", "lamb", "lars", "lion", "novograd", "scale_by_adan", "scale_by_belief",
+    "scale_by_lion", "scale_by_novograd", "scale_by_sign", "scale_by_trust_ratio", "scale_by_yogi", "sign_sgd",
+    "signum", "yogi",
+    # schedules
+    "ReduceOnPlateauState", "WithSchedulesState", "reduce_on_plateau", "schedules", "with_schedules",
 ]
 # Each block above that adds names extends __all__ below its imports.

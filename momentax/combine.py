@@ -7,7 +7,7 @@ from typing import Any
 from momentax import trees
 from momentax.base import GradientTransformation, accepts_extra_args
 
-__all__ = ["chain", "as_momentax"]
+__all__ = ["chain", "named_chain", "as_momentax"]
 
 
 def as_momentax(tx: Any) -> GradientTransformation:
@@ -80,3 +80,46 @@ def chain(*transforms: Any) -> GradientTransformation:
       [-0.1, -0.1]
     """
     return labelled_chain("chain", *transforms)
+
+
+def named_chain(*named: tuple[str, Any]) -> GradientTransformation:
+    """:func:`chain` whose state is a dict keyed by the names given, ``(name, transform)`` pairs.
+
+    The state is addressable by name (``state["adam"]``), and hyperparameters that occur in
+    several transforms are qualified by those names (``"adam/eps"``) in
+    :func:`momentax.hyperparams`.
+
+    Raises:
+      ValueError: a name repeats, or an argument is not a ``(str, transform)`` pair.
+
+    Example:
+      >>> import jax.numpy as jnp, momentax
+      >>> tx = momentax.named_chain(("momentum", momentax.trace(0.9)),
+      ...                           ("lr", momentax.scale_by_learning_rate(0.1)))
+      >>> sorted(tx.init(jnp.zeros(2)))
+      ['lr', 'momentum']
+    """
+    names = []
+    for item in named:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+            raise ValueError(f"named_chain: expected (name, transform) pairs, got {item!r}.")
+        names.append(item[0])
+    if len(set(names)) != len(names):
+        raise ValueError(f"named_chain: names must be unique, got {names}.")
+    txs = tuple(as_momentax(t) for _, t in named)
+
+    def init(params):
+        return {n: t.init(params) for n, t in zip(names, txs)}
+
+    def update(updates, state, params=None, **extra):
+        if not isinstance(state, dict) or sorted(state) != sorted(names):
+            raise trees.TreeMismatchError(
+                f"named_chain: expected a state with the keys {sorted(names)}, got "
+                f"{sorted(state) if isinstance(state, dict) else type(state).__name__}."
+            )
+        new_state = {}
+        for n, t in zip(names, txs):
+            updates, new_state[n] = t.update(updates, state[n], params, **extra)
+        return updates, new_state
+
+    return GradientTransformation(init, update, name="named_chain", static={"names": tuple(names)}, children=txs)

@@ -175,14 +175,27 @@ def _find(state: Any) -> tuple[list[tuple[str, Any]], Any]:
 
 
 def _keys(found: list[tuple[str, Any]]) -> list[tuple[str, str, int]]:
-    """(public key, plain name, index into found) for every hyperparameter in the state."""
-    counts = Counter(name for _, h in found if _is_hyper(h) for name in h)
+    """(public key, plain name, index into found) for every hyperparameter in the state.
+
+    A name that occurs once is its own key. Repeated names are qualified by the path of their
+    transform: by the named parts alone (``"decay/learning_rate"`` in a partition) when that
+    tells them apart, else by the full path with chain positions (``"0/step_size"``).
+    """
+    entries = [(prefix, name, i) for i, (prefix, h) in enumerate(found) if _is_hyper(h) for name in h]
+    counts = Counter(name for _, name, _ in entries)
+
+    def named_part(prefix: str) -> str:
+        return "/".join(p for p in prefix.split("/") if p and not p.isdigit())
+
     keys = []
-    for i, (prefix, h) in enumerate(found):
-        if _is_hyper(h):
-            for name in h:
-                key = name if counts[name] == 1 else f"{prefix}/{name}"
-                keys.append((key, name, i))
+    for prefix, name, i in entries:
+        if counts[name] == 1:
+            keys.append((name, name, i))
+            continue
+        short = [named_part(p) for p, n, _ in entries if n == name]
+        mine = named_part(prefix)
+        qualifier = mine if mine and short.count(mine) == 1 else prefix
+        keys.append((f"{qualifier}/{name}", name, i))
     return keys
 
 

@@ -40,6 +40,9 @@ class Case:
         return self.make(**{**self.kwargs, **overrides})
 
 
+# A labelling function is static: reuse one object, or each new optimizer compiles anew.
+_W_VERSUS_REST = mx.label_by_path({r"^w$": "a"}, default="b")
+
 TRANSFORMS = [
     Case("scale", mx.scale, {"step_size": -0.5}, sweep={"step_size": 0.25}),
     Case("scale_by_learning_rate", mx.scale_by_learning_rate, {"learning_rate": 0.1}, sweep={"learning_rate": 0.2}),
@@ -58,6 +61,16 @@ TRANSFORMS = [
     Case("add_decayed_weights_masked", mx.add_decayed_weights,
          {"weight_decay": 0.1, "mask": lambda p: {k: k != "b" for k in p}}, sweep={"weight_decay": 0.3}),
     Case("identity", mx.identity, {}),
+    Case("named_chain", lambda decay, learning_rate: mx.named_chain(
+        ("avg", mx.ema(decay)), ("lr", mx.scale_by_learning_rate(learning_rate))),
+        {"decay": 0.9, "learning_rate": 0.1}, sweep={"decay": 0.5, "learning_rate": 0.2}),
+    Case("masked", lambda learning_rate: mx.masked(mx.adam(learning_rate), {"w": True, "b": False, "nested": True}),
+         {"learning_rate": 0.01}, sweep={"learning_rate": 0.02}),
+    Case("partition", lambda learning_rate: mx.partition(
+        {"a": mx.adam(learning_rate), "b": mx.sgd(learning_rate, momentum=0.9)},
+        _W_VERSUS_REST), {"learning_rate": 0.01}, sweep={"learning_rate": 0.02}),
+    Case("freeze", lambda learning_rate: mx.freeze(mx.adam(learning_rate), {"w": False, "b": True, "nested": False}),
+         {"learning_rate": 0.01}, sweep={"learning_rate": 0.02}),
 ]
 
 OPTIMIZERS = [
