@@ -8,10 +8,11 @@ A gradient transformation is a pair of pure functions::
 ``updates`` enter as gradients and leave as deltas, so ``apply_updates`` is a plain add.
 
 momentax keeps every numeric hyperparameter in the state (see :mod:`momentax.hyperparams`),
-so a transform object carries only *static* configuration besides the initial values.
-That is what lets a :class:`GradientTransformation` be a pytree with no leaves: two
-optimizers that differ only in numeric hyperparameters have equal tree structures, so
-passing either one as an argument to a jitted function reuses the same compiled program.
+so changing one with ``set_hyperparams`` never recompiles. A :class:`GradientTransformation`
+is also a pytree with no leaves, so it can be passed as an argument to a jitted function; its
+identity there is its configuration including the initial values, so a new optimizer object
+with other values compiles anew (its ``init`` writes those values) while the same object with
+values changed in its state does not.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from momentax import trees
 
@@ -90,12 +92,17 @@ class GradientTransformation:
         yield self.update
 
     def static_key(self) -> tuple:
-        """What must be equal for two transforms to share a compiled program."""
+        """What must be equal for two transforms to share a compiled program.
+
+        The initial numeric values are part of it because ``init`` writes them into the state:
+        an ``init`` traced for ``sgd(0.1)`` must not be reused for ``sgd(0.5)``. Values changed
+        in the state with ``set_hyperparams`` never change the key, so they never recompile.
+        """
         if self.name is None:
             return ("fn", self.init, self.update)
         return (
             self.name,
-            tuple(sorted(self.hyper)),
+            tuple(sorted((k, _hashable(v)) for k, v in self.hyper.items())),
             tuple(sorted((k, _hashable(v)) for k, v in self.static.items())),
             tuple(c.static_key() for c in self.children),
         )
@@ -105,7 +112,10 @@ class GradientTransformation:
 
 
 def _hashable(value: Any) -> Any:
-    """A hashable stand-in for a static option (mask trees, dtypes, callables)."""
+    """A hashable stand-in for an option or initial value (mask trees, arrays, callables)."""
+    if isinstance(value, (jax.Array, np.ndarray, np.generic)) and not isinstance(value, jax.core.Tracer):
+        arr = np.asarray(value)
+        return ("array", arr.dtype.str, arr.shape, arr.tobytes())
     try:
         hash(value)
         return value

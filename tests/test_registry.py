@@ -90,12 +90,13 @@ def test_hyperparameter_change_does_not_retrace(case: Case, name: str, value: fl
     state = tx.init(params)
     g = grads_like(params, 0)
     base, _ = step(tx, g, state, params)
-    # Closing over (or passing) the same optimizer, with the value changed in the state.
+    # The same optimizer (passed as an argument), with the value changed in its state.
     via_state, _ = step(tx, g, mx.set_hyperparams(state, **{name: value}), params)
-    # A new optimizer built with the new value, passed as an argument.
+    assert len(traces) == 1, f"changing {name} recompiled"
+    # A new optimizer built with the new value gives the same step (it may compile anew: its
+    # init writes other values).
     fresh = case.build(**{name: value})
     via_new, _ = step(fresh, g, fresh.init(params), params)
-    assert len(traces) == 1, f"changing {name} recompiled"
     assert_trees_close(via_state, via_new, rtol=1e-6)
     differs = any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(base), jax.tree.leaves(via_state)))
     # Some hyperparameters only act from the second step (momentum, dampening) or through eps.
@@ -106,6 +107,18 @@ def test_hyperparameter_change_does_not_retrace(case: Case, name: str, value: fl
         a, b = step(tx, g2, s1, params)[0], step(tx, g2, s2, params)[0]
         differs = any(not np.allclose(x, y, rtol=1e-7, atol=0) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
     assert differs, f"setting {name}={value} had no effect"
+
+
+@pytest.mark.parametrize("case,name,value", SWEEPS, ids=SWEEP_IDS)
+def test_init_inside_jit_uses_the_values_of_the_optimizer_passed(case: Case, name: str, value: float):
+    params = tree()
+    init = jax.jit(lambda tx, p: tx.init(p))
+    init(case.build(), params)
+    inside = mx.hyperparams(init(case.build(**{name: value}), params))
+    outside = mx.hyperparams(case.build(**{name: value}).init(params))
+    assert inside.keys() == outside.keys()
+    for key in inside:
+        np.testing.assert_array_equal(inside[key], outside[key])
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float64], ids=["f32", "bf16", "f64"])
