@@ -120,6 +120,14 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not write curves.png (default: write it)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar (default: show one per optimizer)")
+    from momentax.demos import SCHEDULES
+    p.add_argument("--schedule", choices=sorted(SCHEDULES), default="constant",
+                   help="learning-rate schedule over the run, the rate being its peak: "
+                        + "; ".join(f"{k}: {v[1]}" for k, v in SCHEDULES.items()).replace("%", "%%")
+                        + " (default: constant)")
+    p.add_argument("--clip", type=_float_above(0.0), default=None, metavar="MAX_NORM",
+                   help="clip gradients to this global norm before the optimizer "
+                        "(momentax.clip_by_global_norm) (default: no clipping)")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -128,6 +136,7 @@ def _run_train(args: argparse.Namespace) -> int:
     digits.run(
         args.optimizer, steps=args.steps, lr=args.lr, seed=args.seed,
         batch_size=args.batch_size, out=args.out, plot=not args.no_plot, quiet=args.quiet,
+        schedule=args.schedule, clip=args.clip,
     )
     return 0
 

@@ -189,3 +189,18 @@ def test_module_entry_point_without_optional_dependencies(tmp_path):
     plain = subprocess.run([sys.executable, "-m", "momentax.cli", "ravine", "--help"],
                            capture_output=True, text=True, env=env, timeout=120)
     assert plain.returncode == 0 and "--condition" in plain.stdout
+
+
+def test_train_with_a_schedule_and_clipping_records_them_and_changes_the_run(tmp_path, capsys):
+    def final_loss(out, *extra):
+        rc = cli.main(["train", "-o", "sgd", "--steps", "40", "--out", str(out), "-q", "--no-plot", *extra])
+        assert rc == 0
+        doc = json.loads((out / "curves.json").read_text())
+        return doc, doc["optimizers"]["sgd"]["loss"]
+
+    doc, scheduled = final_loss(tmp_path / "a", "--schedule", "cosine", "--clip", "0.5")
+    assert doc["settings"]["schedule"] == "cosine" and doc["settings"]["clip_by_global_norm"] == 0.5
+    _, plain = final_loss(tmp_path / "b")
+    assert scheduled[0] == pytest.approx(plain[0])  # same start
+    assert scheduled[-1] < scheduled[0] and scheduled[-1] != pytest.approx(plain[-1], rel=1e-3)
+    capsys.readouterr()

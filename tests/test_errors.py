@@ -84,6 +84,8 @@ def test_apply_updates_refuses_integer_parameters_and_mismatched_trees():
         (lambda: mx.adagrad(1e-3, eps=0.0), "eps=0.0 is out of range"),
         (lambda: mx.adadelta(rho=1.5), "rho=1.5 is out of range"),
         (lambda: mx.sgd(0.1, momentum=1.0), "momentum=1.0 is out of range"),
+        (lambda: mx.momentum(0.1, momentum=1.5), "momentum: momentum=1.5 is out of range"),
+        (lambda: mx.nesterov(0.1, momentum=-0.5), "nesterov: momentum=-0.5 is out of range"),
         (lambda: mx.sgd(0.1, momentum=0.9, dampening=2.0), "dampening=2.0 is out of range; it must lie in [0, 1]"),
         (lambda: mx.adamw(1e-3, weight_decay=-1.0), "weight_decay=-1.0 is out of range"),
         (lambda: mx.adam(float("nan")), "learning_rate=nan is out of range"),

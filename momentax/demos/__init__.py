@@ -21,6 +21,7 @@ __all__ = [
     "DemoError",
     "MissingDependency",
     "OptimizerSpec",
+    "SCHEDULES",
     "make_optimizer",
     "parse_optimizer_names",
     "require",
@@ -93,9 +94,35 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 }
 
 
-def make_optimizer(name: str, learning_rate: float) -> Any:
-    """Builds the optimizer called ``name`` (a key of :data:`OPTIMIZERS`)."""
-    return OPTIMIZERS[name].make(learning_rate)
+# Learning-rate schedules for ``momentax train --schedule``: peak rate and step budget -> schedule.
+SCHEDULES: dict[str, tuple[Callable[[float, int], Any], str]] = {
+    "constant": (lambda lr, steps: lr, "the rate stays fixed"),
+    "cosine": (lambda lr, steps: momentax.schedules.cosine_decay(lr, steps),
+               "cosine decay from the rate to 0 over the run"),
+    "warmup-cosine": (lambda lr, steps: momentax.schedules.warmup_cosine_decay(
+        0.0, lr, max(1, steps // 10), steps), "linear warm-up over 10% of the run, then cosine decay to 0"),
+    "onecycle": (lambda lr, steps: momentax.schedules.one_cycle(lr, steps),
+                 "one-cycle (Smith 2018): up to the rate over 30% of the run, then down"),
+    "exponential": (lambda lr, steps: momentax.schedules.exponential_decay(lr, steps, 0.01),
+                    "exponential decay to 1% of the rate at the end of the run"),
+}
+
+
+def make_optimizer(name: str, learning_rate: float, *, steps: int = 1, schedule: str = "constant",
+                   clip: float | None = None) -> Any:
+    """Builds the optimizer called ``name`` (a key of :data:`OPTIMIZERS`).
+
+    Args:
+      name: a key of :data:`OPTIMIZERS`.
+      learning_rate: the (peak) learning rate.
+      steps: the run's length, for the schedule.
+      schedule: a key of :data:`SCHEDULES`.
+      clip: if given, the chain starts with ``momentax.clip_by_global_norm(clip)``.
+    """
+    tx = OPTIMIZERS[name].make(SCHEDULES[schedule][0](learning_rate, steps))
+    if clip is not None:
+        tx = momentax.chain(momentax.clip_by_global_norm(clip), tx)
+    return tx
 
 
 def apply_updates(params: Any, updates: Any) -> Any:

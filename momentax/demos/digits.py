@@ -129,10 +129,12 @@ def train_one(
     seed: int = 0,
     batch_size: int = 0,
     progress: bool = True,
+    schedule: str = "constant",
+    clip: float | None = None,
 ) -> dict[str, Any]:
     """Trains the MLP with one optimizer; returns the record that goes into curves.json."""
     tqdm = require("tqdm").tqdm
-    tx = make_optimizer(name, lr)
+    tx = make_optimizer(name, lr, steps=steps, schedule=schedule, clip=clip)
     params = init_mlp(seed)
     state = jax.jit(tx.init)(params)
     x, y = data["x_train"], data["y_train"]
@@ -218,6 +220,8 @@ def run(
     out: str = "runs/train",
     plot: bool = True,
     quiet: bool = False,
+    schedule: str = "constant",
+    clip: float | None = None,
 ) -> dict[str, Any]:
     """Runs ``momentax train``: trains once per optimizer, prints a table, writes the files.
 
@@ -247,13 +251,15 @@ def run(
                  "(numpy default_rng(seed))",
         "loss_recorded": "loss of the (mini)batch at every step, before that step's update",
         "jax_backend": jax.default_backend(),
+        "schedule": schedule,
+        "clip_by_global_norm": clip,
     }
     results = {}
     for name in optimizers:
         used_lr = OPTIMIZERS[name].train_lr if lr is None else lr
         rec = train_one(
             name, used_lr, data, steps=steps, seed=seed, batch_size=batch_size,
-            progress=not quiet,
+            progress=not quiet, schedule=schedule, clip=clip,
         )
         rec["settings"] = dict(settings, optimizer=name, learning_rate=used_lr,
                                lr_source="default table" if lr is None else "--lr")

@@ -13,7 +13,7 @@ from typing import Any
 
 from momentax.base import GradientTransformation
 from momentax.combine import labelled_chain
-from momentax.hyperparams import rename_hyperparams
+from momentax.hyperparams import DECAY, rename_hyperparams, validate
 from momentax.transforms.adaptive import scale_by_adadelta, scale_by_adam, scale_by_rms, scale_by_rss
 from momentax.transforms.decay import Mask, add_decayed_weights
 from momentax.transforms.moments import ema
@@ -103,6 +103,7 @@ def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
       >>> round(float(opt.update(jnp.array([1.0]), opt.init(jnp.zeros(1)))[0][0]), 6)
       -0.1
     """
+    validate("momentum", momentum=(momentum, DECAY))  # name the caller's argument in errors
     averaged = rename_hyperparams(ema(momentum, debias=False), decay="momentum")
     return labelled_chain("momentum", averaged, scale_by_learning_rate(learning_rate))
 
@@ -135,6 +136,7 @@ def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
       >>> float(opt.update(jnp.array([1.0]), opt.init(jnp.zeros(1)))[0][0])
       -0.75
     """
+    validate("nesterov", momentum=(momentum, DECAY))
     averaged = rename_hyperparams(ema(momentum, debias=False, nesterov=True), decay="momentum")
     return labelled_chain("nesterov", averaged, scale_by_learning_rate(learning_rate))
 
