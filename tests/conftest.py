@@ -6,6 +6,13 @@ import jax
 import numpy as np
 import pytest
 
+try:  # torch's thread pool is slower than one thread for the tiny tensors of the parity tests
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - torch is in the test extra
+    pass
+
 
 @pytest.fixture
 def x64():
