@@ -151,9 +151,19 @@ def lift(
 
 
 def _count_outputs(rule: Callable, trees: Sequence[Any]) -> int:
-    """How many outputs ``rule`` has, found by running it on a scalar."""
-    x = jnp.zeros((), jnp.float32)
-    return len(rule(x, *[x for _ in trees]))
+    """How many outputs ``rule`` has, found by tracing it (no arithmetic) on a small probe.
+
+    Used only for trees with no array leaves. A rule that needs matrices fails on a scalar
+    probe, so matrices and stacks of matrices are tried next.
+    """
+    error: Exception | None = None
+    for shape in ((), (2, 2), (2, 2, 2)):
+        x = jax.ShapeDtypeStruct(shape, jnp.float32)
+        try:
+            return len(jax.eval_shape(rule, x, *[x for _ in trees]))
+        except (TypeError, ValueError, IndexError) as err:
+            error = err
+    raise TypeError(f"cannot tell how many outputs the per-array rule {rule!r} has") from error
 
 
 def zeros_like_tree(params: Any, dtype: Any = None) -> Any:
