@@ -12,8 +12,8 @@ from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import NONNEGATIVE, REAL, SCHEDULED, Hyperparams, default_float, validate
 from momentax.math import classic as rules
 
-Schedule = Callable[[jax.Array], jax.Array]
-ScalarOrSchedule = Union[float, jax.Array, Schedule]
+ScheduleFn = Callable[[jax.Array], jax.Array]  # any step -> value function
+ScalarOrSchedule = Union[float, jax.Array, ScheduleFn]
 
 
 class ScaleState(NamedTuple):
