@@ -48,8 +48,21 @@ from momentax.transforms.adam_family import (
 )
 from momentax.transforms.averaging import AverageIteratesState, ScaleByAsgdState, average_iterates, scale_by_asgd
 from momentax.transforms.rprop import ScaleByRpropState, scale_by_rprop
-from momentax import torch  # noqa: E402  (the torch.optim presets, momentax.torch.*; not in __all__)
+from momentax import torch  # the torch.optim presets, momentax.torch.<Name>; kept out of __all__
 # -- optimizer family: adafactor, muon, schedule-free and the optax-side family --
+from momentax.optimizers.factored import adafactor
+from momentax.optimizers.orthogonal import muon
+from momentax.optimizers.schedule_free import schedule_free_adamw, schedule_free_sgd
+from momentax.transforms.factored import (
+    FactoredRmsState,
+    ParamBlockRmsState,
+    RelativeStepState,
+    scale_by_factored_rms,
+    scale_by_param_block_rms,
+    scale_by_relative_step,
+)
+from momentax.transforms.orthogonal import ScaleByMuonState, scale_by_muon
+from momentax.transforms.schedule_free import ScheduleFreeState, scale_by_schedule_free
 from momentax.optimizers.belief import adabelief, adan, novograd, yogi
 from momentax.optimizers.sign import lion, sign_sgd, signum
 from momentax.optimizers.trust import lamb, lars
@@ -76,6 +89,9 @@ from momentax.wrappers._averaging import WeightEmaState, weight_ema
 from momentax.wrappers._finite import ApplyIfFiniteState, SkipOnLossSpikeState, apply_if_finite, skip_on_loss_spike
 from momentax.wrappers._lookahead import LookaheadState, lookahead
 
+# -- sharding --
+from momentax.checkpoint import restore_state
+from momentax.sharding import state_shardings, zero1_shardings
 __version__ = "0.1.0"
 
 __all__ = [
@@ -130,6 +146,10 @@ __all__ = [
     "AccumulateGradientsState", "ApplyIfFiniteState", "ClipState", "LookaheadState", "SkipOnLossSpikeState",
     "WeightEmaState", "accumulate_gradients", "adaptive_grad_clip", "apply_if_finite", "clip", "clip_by_block_rms",
     "clip_by_global_norm", "lookahead", "skip_on_loss_spike", "weight_ema",
+    # adafactor, muon, schedule-free
+    "FactoredRmsState", "ParamBlockRmsState", "RelativeStepState", "ScaleByMuonState", "ScheduleFreeState",
+    "adafactor", "muon", "scale_by_factored_rms", "scale_by_muon", "scale_by_param_block_rms",
+    "scale_by_relative_step", "scale_by_schedule_free", "schedule_free_adamw", "schedule_free_sgd",
     # optax-side family
     "ScaleByAdanState", "ScaleByBeliefState", "ScaleByLionState", "ScaleByNovogradState", "ScaleByTrustRatioState",
     "ScaleByYogiState", "adabelief", "adan", "lamb", "lars", "lion", "novograd", "scale_by_adan", "scale_by_belief",
@@ -137,5 +157,7 @@ __all__ = [
     "signum", "yogi",
     # schedules
     "ReduceOnPlateauState", "WithSchedulesState", "reduce_on_plateau", "schedules", "with_schedules",
+    # sharding and checkpoints
+    "restore_state", "state_shardings", "zero1_shardings",
 ]
 # Each block above that adds names extends __all__ below its imports.

@@ -192,6 +192,9 @@ def _keys(found: list[tuple[str, Any]]) -> list[tuple[str, str, int]]:
         if counts[name] == 1:
             keys.append((name, name, i))
             continue
+        if not prefix:  # a wrapper's own value at the top of the state keeps the plain name
+            keys.append((name, name, i))
+            continue
         short = [named_part(p) for p, n, _ in entries if n == name]
         mine = named_part(prefix)
         qualifier = mine if mine and short.count(mine) == 1 else prefix
@@ -219,7 +222,7 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
     """Returns ``state`` with the named hyperparameters replaced; nothing recompiles.
 
     Keys are those of :func:`hyperparams`; a plain name that occurs in several transforms
-    sets every occurrence. Values may be Python numbers or scalar arrays (also traced ones,
+    (and is not itself one of the keys) sets every occurrence. Values may be Python numbers or scalar arrays (also traced ones,
     inside ``jax.jit``); each is stored in the dtype the state already uses.
 
     Raises:
@@ -237,7 +240,11 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
     keys = _keys(found)
     updates: dict[int, dict[str, Any]] = {}
     for given, value in values.items():
-        targets = [(name, i) for key, name, i in keys if given in (key, name, f"{found[i][0]}/{name}")]
+        # An exact key sets that one value; a plain name that is not itself a key sets every
+        # occurrence of that name (every group of a partition, say).
+        targets = [(name, i) for key, name, i in keys if given in (key, f"{found[i][0]}/{name}")]
+        if not targets:
+            targets = [(name, i) for _, name, i in keys if given == name]
         if not targets:
             raise KeyError(
                 f"set_hyperparams: {given!r} is not a hyperparameter of this optimizer state; "

@@ -241,6 +241,28 @@ OPTIMIZERS.extend([
          quadratic=({"learning_rate": 0.05}, 500), rosenbrock=({"learning_rate": 0.05}, 5000)),
 ])
 # -- wrappers --
+def _wrapped_adam(wrapper):
+    """``wrapper(adam(learning_rate), **options)``: the inner learning rate stays settable."""
+    return lambda learning_rate, **options: wrapper(mx.adam(learning_rate), **options)
+
+
+TRANSFORMS.extend([
+    Case("clip", mx.clip, {"max_delta": 0.3}, sweep={"max_delta": 0.1}),
+    Case("clip_by_global_norm", mx.clip_by_global_norm, {"max_norm": 0.5}, sweep={"max_norm": 0.2, "eps": 1e-2}),
+    Case("clip_by_block_rms", mx.clip_by_block_rms, {"threshold": 0.3}, sweep={"threshold": 0.1}),
+    Case("adaptive_grad_clip", mx.adaptive_grad_clip, {"clipping": 0.1}, sweep={"clipping": 0.05, "eps": 5.0}),
+    Case("apply_if_finite", _wrapped_adam(mx.apply_if_finite), {"learning_rate": 0.01, "max_consecutive_errors": 3},
+         sweep={"learning_rate": 0.02}),
+    Case("skip_on_loss_spike", _wrapped_adam(mx.skip_on_loss_spike),
+         {"learning_rate": 0.01, "threshold": 3.0, "warmup": 2}, sweep={"learning_rate": 0.02}, extra={"loss": 1.0}),
+    Case("accumulate_gradients", _wrapped_adam(mx.accumulate_gradients), {"learning_rate": 0.01, "k": 1},
+         sweep={"k": 2, "learning_rate": 0.02}),
+    Case("lookahead", _wrapped_adam(mx.lookahead), {"learning_rate": 0.01, "sync_period": 1, "alpha": 0.5},
+         sweep={"alpha": 0.25, "sync_period": 2, "learning_rate": 0.02}),
+    Case("weight_ema", _wrapped_adam(mx.weight_ema), {"learning_rate": 0.01, "decay": 0.9},
+         sweep={"learning_rate": 0.02}),
+    Case("weight_ema_plain", _wrapped_adam(mx.weight_ema), {"learning_rate": 0.01, "decay": 0.9, "debias": False}),
+])
 # -- schedules --
 TRANSFORMS.append(Case("reduce_on_plateau", lambda factor: mx.chain(mx.sgd(0.1), mx.reduce_on_plateau(
     factor=factor, patience=0)), {"factor": 0.5}, extra={"loss": 1.0}))
