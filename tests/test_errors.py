@@ -136,3 +136,40 @@ def test_a_mask_that_does_not_fit_the_params_names_the_path():
 def test_chain_refuses_something_that_is_not_a_transformation():
     with pytest.raises(TypeError, match="did you pass an optimizer's constructor instead of calling it"):
         mx.chain(mx.adam)
+
+
+def test_params_that_do_not_match_the_updates_name_the_path():
+    opt = mx.adamw(1e-3)
+    p = params()
+    state = opt.init(p)
+    wrong = {"enc": {"w": jnp.ones((2, 3))}, "head": [jnp.ones(4), None]}
+    with pytest.raises(mx.TreeMismatchError, match=re.escape("first difference at ['enc']['b']: params has nothing")):
+        opt.update(p, state, wrong)
+
+
+def test_partition_labels_that_do_not_fit_the_params_name_the_path():
+    tx = mx.partition({"a": mx.sgd(0.1)}, {"enc": "a", "body": "a"})
+    with pytest.raises(mx.TreeMismatchError, match=re.escape("params has nothing at ['body'], where param_labels has")):
+        tx.init(params())
+
+
+def test_a_freeze_mask_that_does_not_fit_names_the_path():
+    tx = mx.freeze(mx.adam(1e-3), {"enc": {"w": True, "x": False}, "head": False})
+    with pytest.raises(mx.TreeMismatchError, match=re.escape("params has nothing at ['enc']['x'], where frozen has bool")):
+        tx.init(params())
+
+
+def test_an_error_inside_a_partition_group_says_which_group():
+    p = params()
+    tx = mx.partition({"a": mx.adam(1e-3), "b": mx.sgd(0.1, momentum=0.9)}, {"enc": "a", "head": "b"})
+    state = tx.init(p)
+    # Group b's state made for a head of 5 elements where the params have 4.
+    state["b"] = mx.sgd(0.1, momentum=0.9).init({"enc": {"w": None, "b": None}, "head": [jnp.ones(5), None]})
+    with pytest.raises(mx.TreeMismatchError, match="^inside partition group 'b': .*shape mismatch at \\['head'\\]\\[0\\]"):
+        tx.update(p, state, p)
+
+
+def test_named_chain_refuses_a_state_with_other_names():
+    tx = mx.named_chain(("a", mx.scale(1.0)), ("b", mx.scale(2.0)))
+    with pytest.raises(mx.TreeMismatchError, match=re.escape("expected a state with the keys ['a', 'b'], got ['a', 'c']")):
+        tx.update(params(), {"a": None, "c": None})
