@@ -68,7 +68,7 @@ class GradientTransformation:
       [1.0, 1.0]
     """
 
-    __slots__ = ("init", "update", "name", "hyper", "static", "children")
+    __slots__ = ("init", "update", "name", "hyper", "static", "children", "_raw_init")
 
     def __init__(
         self,
@@ -80,7 +80,8 @@ class GradientTransformation:
         static: Mapping[str, Any] | None = None,
         children: tuple["GradientTransformation", ...] = (),
     ):
-        self.init = init
+        self._raw_init = init
+        self.init = _placed(init)
         self.update = update
         self.name = name
         self.hyper = dict(hyper or {})
@@ -99,7 +100,7 @@ class GradientTransformation:
         in the state with ``set_hyperparams`` never change the key, so they never recompile.
         """
         if self.name is None:
-            return ("fn", self.init, self.update)
+            return ("fn", self._raw_init, self.update)
         return (
             self.name,
             tuple(sorted((k, _hashable(v)) for k, v in self.hyper.items())),
@@ -109,6 +110,17 @@ class GradientTransformation:
 
     def __repr__(self) -> str:
         return _describe(self, 0)
+
+
+def _placed(init: Callable[[Params], State]) -> Callable[[Params], State]:
+    """``init`` whose scalar state is committed where committed parameters are (no recompiles)."""
+
+    def placed_init(params):
+        return trees.align_placement(init(params), params)
+
+    placed_init.__wrapped__ = init  # type: ignore[attr-defined]
+    placed_init.__doc__ = init.__doc__
+    return placed_init
 
 
 def _hashable(value: Any) -> Any:

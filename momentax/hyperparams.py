@@ -218,6 +218,19 @@ def hyperparams(state: Any) -> dict[str, jax.Array]:
     return {key: found[i][1][name] for key, name, i in _keys(found)}
 
 
+def _like(old: Any, value: Any) -> jax.Array:
+    """``value`` with the dtype, shape and placement of ``old``.
+
+    Keeping a committed value committed (on the same sharding) matters: ``jax.jit`` treats a
+    change of placement as a new input signature and would compile again.
+    """
+    new = jnp.asarray(value, old.dtype).reshape(jnp.shape(old))
+    if isinstance(old, jax.Array) and not isinstance(old, jax.core.Tracer) and old.committed \
+            and not isinstance(new, jax.core.Tracer):
+        new = jax.device_put(new, old.sharding)
+    return new
+
+
 def set_hyperparams(state: Any, **values: Any) -> Any:
     """Returns ``state`` with the named hyperparameters replaced; nothing recompiles.
 
@@ -259,7 +272,7 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
                 )
             interval.check(given, value, "set_hyperparams")
             old = found[i][1][name]
-            updates.setdefault(i, {})[name] = jnp.asarray(value, old.dtype).reshape(jnp.shape(old))
+            updates.setdefault(i, {})[name] = _like(old, value)
     leaves = [h.replace(**updates[i]) if i in updates else h for i, (_, h) in enumerate(found)]
     return jax.tree.unflatten(treedef, leaves)
 

@@ -177,8 +177,12 @@ def zeros_like_tree(params: Any, dtype: Any = None) -> Any:
     def zeros(p):
         dt = jnp.dtype(dtype) if dtype is not None else jnp.dtype(p.dtype)
         sharding = None
-        if isinstance(p, jax.ShapeDtypeStruct) or (isinstance(p, jax.Array) and not isinstance(p, jax.core.Tracer)):
+        if isinstance(p, jax.ShapeDtypeStruct):
             sharding = getattr(p, "sharding", None)
+        elif isinstance(p, jax.Array) and not isinstance(p, jax.core.Tracer) and p.committed:
+            # Only a committed parameter pins its state: committing the state of an uncommitted
+            # parameter would make jit see a new placement after the first step and recompile.
+            sharding = p.sharding
         if sharding is not None:
             return jnp.zeros(p.shape, dt, device=sharding)
         return jnp.zeros(np.shape(p), dt)
@@ -213,3 +217,36 @@ def broadcast_prefix(prefix: Any, full: Any, prefix_name: str, full_name: str, w
             f"prefix of it ({prefix_name}: {jax.tree.structure(prefix)}; {full_name}: "
             f"{jax.tree.structure(full)})."
         ) from err
+
+
+def _concrete(x: Any) -> bool:
+    return isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer)
+
+
+def _replicated_like(sharding: Any) -> Any:
+    """A sharding that puts a scalar on every device of ``sharding`` (None if unknown)."""
+    if isinstance(sharding, jax.sharding.NamedSharding):
+        return jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+    if len(sharding.device_set) == 1:
+        return jax.sharding.SingleDeviceSharding(next(iter(sharding.device_set)))
+    return None
+
+
+def align_placement(state: Any, params: Any) -> Any:
+    """Commits the state's scalars (counters, hyperparameters) where committed params live.
+
+    ``jax.jit`` keys its cache on whether each input is committed to a device. A state whose
+    moments are committed (because the parameters are) but whose scalars are not would change
+    signature after the first step, whose outputs are all committed, and compile twice.
+    """
+    target = next((_replicated_like(p.sharding) for p in jax.tree.leaves(params)
+                   if _concrete(p) and p.committed), None)
+    if target is None:
+        return state
+
+    def place(x):
+        if _concrete(x) and not x.committed and x.ndim == 0:
+            return jax.device_put(x, target)
+        return x
+
+    return jax.tree.map(place, state)

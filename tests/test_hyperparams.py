@@ -11,7 +11,7 @@ import momentax as mx
 
 
 def params():
-    return {"w": jnp.ones((2, 2)), "b": jnp.full(3, -1.0)}
+    return {"w": jnp.ones((2, 2)), "b": jnp.full(3, -1.0, jnp.float32)}  # not weakly typed
 
 
 def test_values_are_read_back_by_the_constructor_names():
@@ -117,3 +117,23 @@ def test_step_counters_are_int32_and_saturate():
         updates, state = opt.update(g, state, p)
     assert int(state[0].count) == top
     assert all(np.all(np.isfinite(u)) for u in jax.tree.leaves(updates))
+
+
+@pytest.mark.parametrize("committed", [False, True], ids=["uncommitted", "committed"])
+def test_steps_and_set_hyperparams_reuse_one_program(committed):
+    """jit keys its cache on placement too: the state must keep one signature from step to step."""
+    opt = mx.sgd(0.1, momentum=0.9)
+    p = jax.device_put(params(), jax.devices()[0]) if committed else params()
+    state = opt.init(p)
+    traces = []
+
+    @jax.jit
+    def step(p, state):
+        traces.append(1)
+        updates, state = opt.update(jax.tree.map(jnp.ones_like, p), state, p)
+        return mx.apply_updates(p, updates), state
+
+    for _ in range(3):
+        p, state = step(p, state)
+    p, state = step(p, mx.set_hyperparams(state, learning_rate=0.05))
+    assert len(traces) == 1

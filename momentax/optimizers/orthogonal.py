@@ -75,8 +75,8 @@ def muon(learning_rate: ScalarOrSchedule, momentum: float = 0.95, weight_decay: 
       learning_rate: >= 0, or a schedule.
       momentum: in [0, 1) (average form).
       weight_decay: >= 0; lr-coupled, as torch's ``p *= 1 - lr * weight_decay``.
-      nesterov, ns_coeffs, ns_steps, eps, debias, clamp_eps, adjust_lr, consistent_rms,
-        fan_in_axis, ns_dtype, mu_dtype: see :func:`momentax.scale_by_muon`.
+      nesterov, ns_coeffs, ns_steps, eps, debias, clamp_eps, adjust_lr, consistent_rms, fan_in_axis, ns_dtype, mu_dtype:
+        see :func:`momentax.scale_by_muon`.
       muon_mask: static; a tree of bools with the params' structure or a prefix of it
         (``True``: Muon), or a function ``params -> such a tree``; default: ``p.ndim >= 2``.
       adam_learning_rate: >= 0, a schedule, or ``None`` (use ``learning_rate``).
