@@ -8,6 +8,7 @@ from the current environment, in a fresh interpreter.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shutil
@@ -90,3 +91,30 @@ def test_installed_wheel_imports_and_trains(dists, tmp_path):
     # The console script is declared.
     entry = next(target.glob("momentax-*.dist-info")) / "entry_points.txt"
     assert "momentax = momentax.cli:main" in entry.read_text()
+
+
+def test_a_fresh_virtual_environment_installs_the_wheel_and_runs_momentax_train(dists, tmp_path):
+    """The wheel in a new venv: its own ``momentax`` console script trains on the digits.
+
+    The dependencies (jax, scikit-learn, tqdm) are lent from this environment through
+    PYTHONPATH, so the test needs no network; momentax itself comes from the venv (``.pth``
+    files, and so this environment's editable install, are not read from PYTHONPATH).
+    """
+    wheel, _ = dists
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    proc = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "--quiet",
+                           str(wheel)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lent = os.pathsep.join(p for p in sys.path if p.endswith("site-packages"))
+    env = {**os.environ, "PYTHONPATH": lent, "MPLBACKEND": "Agg"}
+    where = subprocess.run([str(bin_dir / "python"), "-c", "import momentax; print(momentax.__file__)"],
+                           capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert where.returncode == 0 and where.stdout.startswith(str(venv)), where.stdout + where.stderr
+    out = tmp_path / "run"
+    proc = subprocess.run([str(bin_dir / "momentax"), "train", "-o", "adam", "--steps", "60", "--out", str(out),
+                           "-q", "--no-plot"], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    accuracy = json.loads((out / "curves.json").read_text())["optimizers"]["adam"]["test_accuracy"]
+    assert accuracy > 0.85, accuracy
