@@ -46,11 +46,16 @@ def adafactor(learning_rate: ScalarOrSchedule = 1e-2, decay_rate: float = 0.8, e
       min_scale: > 0; floor of the parameter scale (the paper's epsilon_2).
       b1: in [0, 1), or ``None``/0 for no momentum (the paper's default). In the state it
         is the ``decay`` of the :func:`momentax.ema` transform.
-      weight_decay: >= 0. mask: static; which leaves to decay.
-      relative_step, lr_coupled_decay: static; see :func:`momentax.scale_by_relative_step`.
+      weight_decay: >= 0.
+      mask: static; which leaves to decay.
+      relative_step: static; see :func:`momentax.scale_by_relative_step`.
       multiply_by_parameter_scale: static.
-      clamp_eps, factored, factored_dims, min_dim_size_to_factor, decay_offset: see
-        :func:`momentax.scale_by_factored_rms`.
+      lr_coupled_decay: static; see :func:`momentax.scale_by_relative_step`.
+      clamp_eps: see :func:`momentax.scale_by_factored_rms`.
+      factored: see :func:`momentax.scale_by_factored_rms`.
+      factored_dims: see :func:`momentax.scale_by_factored_rms`.
+      min_dim_size_to_factor: see :func:`momentax.scale_by_factored_rms`.
+      decay_offset: see :func:`momentax.scale_by_factored_rms`.
       mu_dtype: static storage dtype of the momentum (default: the parameter's dtype).
 
     Note:

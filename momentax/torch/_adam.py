@@ -32,6 +32,7 @@ def Adam(lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float
       eps: > 0.
       weight_decay: >= 0 (coupled L2, or decoupled and lr-scaled with
         ``decoupled_weight_decay``).
+      decoupled_weight_decay: static; lr-scaled decay of the weights (AdamW) instead of L2.
       amsgrad: static, use the maximum of the second moment (torch's form, see
         :func:`momentax.scale_by_amsgrad`).
       maximize: static.
@@ -63,8 +64,13 @@ def AdamW(lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: floa
     scale_by_amsgrad(...), add_decayed_weights(weight_decay), scale_by_learning_rate(lr))``.
 
     Args:
-      lr: >= 0. betas: ``(b1, b2)`` in [0, 1). eps: > 0. weight_decay: >= 0 (default 1e-2).
-      amsgrad, maximize: static. foreach, capturable, differentiable, fused: ignored.
+      lr: >= 0.
+      betas: ``(b1, b2)`` in [0, 1).
+      eps: > 0.
+      weight_decay: >= 0 (default 1e-2).
+      amsgrad: static.
+      maximize: static.
+      foreach, capturable, differentiable, fused: ignored.
 
     Raises:
       ValueError: an argument out of range, or ``betas`` not a pair.
@@ -93,8 +99,12 @@ def Adamax(lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: flo
     scale_by_learning_rate(lr))``.
 
     Args:
-      lr: >= 0. betas: ``(b1, b2)`` in [0, 1). eps: > 0. weight_decay: >= 0 (coupled L2).
-      maximize: static. foreach, differentiable, capturable: ignored.
+      lr: >= 0.
+      betas: ``(b1, b2)`` in [0, 1).
+      eps: > 0.
+      weight_decay: >= 0 (coupled L2).
+      maximize: static.
+      foreach, differentiable, capturable: ignored.
 
     Raises:
       ValueError: an argument out of range, or ``betas`` not a pair.
@@ -123,10 +133,14 @@ def NAdam(lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: floa
     :func:`momentax.scale_by_nadam`.
 
     Args:
-      lr: >= 0. betas: ``(b1, b2)`` in [0, 1). eps: > 0. weight_decay: >= 0.
+      lr: >= 0.
+      betas: ``(b1, b2)`` in [0, 1).
+      eps: > 0.
+      weight_decay: >= 0.
       momentum_decay: >= 0 (``0`` gives ``mu_t = b1 / 2``, as torch).
       decoupled_weight_decay: static; lr-scaled decay of the weights instead of L2.
-      maximize: static. foreach, capturable, differentiable: ignored.
+      maximize: static.
+      foreach, capturable, differentiable: ignored.
 
     Raises:
       ValueError: an argument out of range, or ``betas`` not a pair.
@@ -155,9 +169,13 @@ def RAdam(lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: floa
     scale_by_learning_rate(lr))``; the step is in :func:`momentax.scale_by_radam`.
 
     Args:
-      lr: >= 0. betas: ``(b1, b2)`` in [0, 1). eps: > 0. weight_decay: >= 0.
+      lr: >= 0.
+      betas: ``(b1, b2)`` in [0, 1).
+      eps: > 0.
+      weight_decay: >= 0.
       decoupled_weight_decay: static; lr-scaled decay of the weights instead of L2.
-      maximize: static. foreach, capturable, differentiable: ignored.
+      maximize: static.
+      foreach, capturable, differentiable: ignored.
 
     Raises:
       ValueError: an argument out of range, or ``betas`` not a pair.

@@ -26,8 +26,12 @@ def SGD(lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0, weight_
     itself, and ``nesterov`` uses ``g + momentum * v'``.
 
     Args:
-      lr: >= 0. momentum: in [0, 1). dampening: in [0, 1]. weight_decay: >= 0 (coupled L2).
-      nesterov: static; needs ``momentum > 0`` and ``dampening == 0``. maximize: static.
+      lr: >= 0.
+      momentum: in [0, 1).
+      dampening: in [0, 1].
+      weight_decay: >= 0 (coupled L2).
+      nesterov: static; needs ``momentum > 0`` and ``dampening == 0``.
+      maximize: static.
       foreach, differentiable, fused: ignored.
 
     Raises:
@@ -61,9 +65,14 @@ def RMSprop(lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_dec
     ``eps`` outside the root.
 
     Args:
-      lr: >= 0. alpha: in [0, 1) (state ``decay``). eps: > 0. weight_decay: >= 0 (coupled
-      L2). momentum: in [0, 1). centered, maximize: static. capturable, foreach,
-      differentiable: ignored.
+      lr: >= 0.
+      alpha: in [0, 1) (state ``decay``).
+      eps: > 0.
+      weight_decay: >= 0 (coupled L2).
+      momentum: in [0, 1).
+      centered: static.
+      maximize: static.
+      capturable, foreach, differentiable: ignored.
 
     Raises:
       ValueError: an argument out of range.
@@ -93,11 +102,15 @@ def Adagrad(lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0, 
     scale_by_learning_rate(lr or the schedule clr))``.
 
     Args:
-      lr: >= 0. lr_decay: >= 0; a non-zero value makes the learning rate the schedule
+      lr: >= 0.
+      lr_decay: >= 0; a non-zero value makes the learning rate the schedule
         ``count -> lr / (1 + count * lr_decay)`` (``count`` = steps already taken), whose
         values are then fixed at construction (``learning_rate`` is read-only in the state).
-      weight_decay: >= 0 (coupled L2). initial_accumulator_value: >= 0. eps: > 0.
-      maximize: static. foreach, differentiable, fused: ignored.
+      weight_decay: >= 0 (coupled L2).
+      initial_accumulator_value: >= 0.
+      eps: > 0.
+      maximize: static.
+      foreach, differentiable, fused: ignored.
 
     Raises:
       ValueError: an argument out of range.
@@ -134,8 +147,12 @@ def Adadelta(lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay:
     scale_by_learning_rate(lr))``; the rule is in :func:`momentax.scale_by_adadelta`.
 
     Args:
-      lr: >= 0. rho: in [0, 1). eps: > 0. weight_decay: >= 0 (coupled L2). maximize:
-      static. foreach, capturable, differentiable: ignored.
+      lr: >= 0.
+      rho: in [0, 1).
+      eps: > 0.
+      weight_decay: >= 0 (coupled L2).
+      maximize: static.
+      foreach, capturable, differentiable: ignored.
 
     Raises:
       ValueError: an argument out of range.
@@ -162,9 +179,11 @@ def Rprop(lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2), step_sizes: 
     in :func:`momentax.scale_by_rprop` (the current step's move is applied at once).
 
     Args:
-      lr: >= 0; the initial step size (static). etas: ``(eta_minus, eta_plus)`` with
-      ``0 < eta_minus < 1 < eta_plus``. step_sizes: ``(min, max)`` bounds of the step sizes.
-      maximize: static. capturable, foreach, differentiable: ignored.
+      lr: >= 0; the initial step size (static).
+      etas: ``(eta_minus, eta_plus)`` with ``0 < eta_minus < 1 < eta_plus``.
+      step_sizes: ``(min, max)`` bounds of the step sizes.
+      maximize: static.
+      capturable, foreach, differentiable: ignored.
 
     Raises:
       ValueError: an argument out of range, or ``etas``/``step_sizes`` not a pair.
@@ -194,8 +213,13 @@ def ASGD(lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, t0: float =
     torch's ``state["ax"]`` is ``momentax.eval_params(state, params)``.
 
     Args:
-      lr: >= 0. lambd: >= 0. alpha: >= 0. t0: >= 0. weight_decay: >= 0 (coupled L2).
-      maximize: static. foreach, differentiable, capturable: ignored.
+      lr: >= 0.
+      lambd: >= 0.
+      alpha: >= 0.
+      t0: >= 0.
+      weight_decay: >= 0 (coupled L2).
+      maximize: static.
+      foreach, differentiable, capturable: ignored.
 
     Raises:
       ValueError: an argument out of range, or ``update`` called without ``params``.

@@ -28,10 +28,14 @@ def Adafactor(lr: float = 1e-2, beta2_decay: float = -0.8, eps: tuple[float | No
     clamp_eps=True))``; the rule is in :func:`momentax.adafactor`.
 
     Args:
-      lr: >= 0 (caps the relative step ``1 / sqrt(t)``). beta2_decay: <= 0.
+      lr: >= 0 (caps the relative step ``1 / sqrt(t)``).
+      beta2_decay: <= 0.
       eps: ``(eps1, eps2)``; ``eps1`` floors the second moment (``None``: each leaf's
-      machine epsilon), ``eps2`` the parameter scale. d: >= 1, the clipping threshold.
-      weight_decay: >= 0, lr-coupled. maximize: static. foreach: ignored.
+        machine epsilon), ``eps2`` the parameter scale.
+      d: >= 1, the clipping threshold.
+      weight_decay: >= 0, lr-coupled.
+      maximize: static.
+      foreach: ignored.
 
     Raises:
       ValueError: an argument out of range, or ``eps`` not a pair.
