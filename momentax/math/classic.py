@@ -125,7 +125,9 @@ def adam(g: Array, m: Array, v: Array, b1: Array, b2: Array, eps: Array, eps_roo
     x, mu, nu, c1, c2, e, er = _up(dt, g, m, v, b1, b2, eps, eps_root)
     mu = c1 * mu + (1 - c1) * x
     nu = c2 * nu + (1 - c2) * x * x
+    bc2 = _bias_correction(c2, count, dt)
     m_hat = mu / _bias_correction(c1, count, dt)
-    v_hat = nu / _bias_correction(c2, count, dt)
-    u = m_hat / (jnp.sqrt(v_hat + er) + e)
+    # sqrt(v_hat + eps_root) computed as sqrt(v + eps_root * bc2) / sqrt(bc2), torch's order:
+    # v / bc2 overflows for |g| near sqrt(float max) where the root of v does not.
+    u = m_hat / (jnp.sqrt(nu + er * bc2) / jnp.sqrt(bc2) + e)
     return u.astype(g.dtype), mu.astype(m.dtype), nu.astype(v.dtype)

@@ -39,8 +39,10 @@ def sum_of_squares(g: Array) -> Array:
 def _safe_sqrt(s: Array) -> Array:
     # sqrt has an infinite derivative at 0; differentiating through the clip (meta-gradients)
     # would turn a zero gradient tree into NaN. The double where keeps both directions finite.
+    # A NaN sum must stay NaN (as torch and optax): the norm then poisons every leaf, which
+    # apply_if_finite can catch, instead of silently reading as zero.
     positive = s > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, s, 1)), 0)
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, s, 1)), jnp.where(jnp.isnan(s), s, 0))
 
 
 def global_norm_factor(total_sum_of_squares: Array, max_norm: Array, eps: Array) -> Array:

@@ -80,7 +80,9 @@ def factored_rms(g: Array, row: Array, col: Array, v: Array, decay: Array, eps: 
         norm = jnp.mean(r_full, axis=r_ax, keepdims=True)
         if clamp_eps:
             norm = jnp.maximum(norm, e)
-        second = r_full * c_full / norm
+        # (R / mean(R)) * C, not R * C / mean(R): the product of two tiny statistics underflows
+        # to 0 and 0 / 0 is NaN, while each quotient stays representable.
+        second = (r_full / norm) * c_full
         new_row, new_col, new_v = r.astype(row.dtype), c.astype(col.dtype), v
     else:
         (acc,) = _up(dt, v)

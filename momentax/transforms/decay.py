@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple, Union
 
+import jax
+
 from momentax import trees
 from momentax.base import GradientTransformation
 from momentax.hyperparams import NONNEGATIVE, Hyperparams, validate
@@ -55,8 +57,10 @@ def add_decayed_weights(weight_decay: float = 0.0, mask: Mask | None = None) -> 
 
     def update(updates, state, params=None, **extra):
         del extra
-        if params is None:
+        if params is None and jax.tree.leaves(updates):
             raise ValueError(f"{where}: update needs the parameters; call update(updates, state, params).")
+        if params is None:  # no array leaves (a partition group that owns nothing)
+            return updates, state
         wd = state.hyperparams["weight_decay"]
         extra_trees, names = (params,), ("updates", "params")
         if mask is not None:
