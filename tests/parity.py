@@ -250,3 +250,19 @@ def assert_trajectories_close(actual: Any, expected: Any, rtol: float, label: st
     prefix = f"{label}: " if label else ""
     assert not bad, prefix + "; ".join(bad)
     return max((float(e.max()) for e in per_leaf.values()), default=0.0)
+
+
+def assert_matches_reference_run(make_ours, make_ref, steps: int, label: str, tolerance: float = 1e-10):
+    """Runs two transforms on the noisy quadratic over ``random_tree(0)`` and compares them.
+
+    Both see the same gradients (``noisy_quadratic(params0, steps, seed=1)``); the trajectory
+    must move (else the comparison proves nothing). Call inside the ``x64`` fixture.
+    """
+    from conftest import random_tree  # the tests' shared tree of mixed shapes
+
+    params0 = random_tree(0)
+    grad_fn = noisy_quadratic(params0, steps, seed=1)
+    ours = momentax_trajectory(make_ours(), params0, grad_fn, steps)
+    ref = momentax_trajectory(make_ref(), params0, grad_fn, steps)
+    assert_trajectories_close(ours, ref, tolerance, label=label)
+    assert np.abs(ours["conv"][-1] - params0["conv"]).max() > 0.1, f"{label}: the run did not move"
