@@ -1,16 +1,19 @@
 """momentax: composable, jit-friendly optimizer building blocks for JAX.
 
-Every public name has one import path, ``momentax.<name>``. The layers:
+Every public name has one import path: ``momentax.<name>``, plus the namespaces
+``momentax.schedules`` (step -> value functions) and ``momentax.torch`` (torch.optim presets).
+The layers, each in its own place:
 
-- contract: :class:`GradientTransformation`, :func:`apply_updates`, :func:`identity`;
-- per-array rules: :mod:`momentax.math`;
-- transforms: :func:`scale`, :func:`scale_by_learning_rate`, :func:`trace`, :func:`ema`,
-  :func:`scale_by_rss`, :func:`scale_by_rms`, :func:`scale_by_adadelta`,
-  :func:`scale_by_adam`, :func:`add_decayed_weights`;
-- combination: :func:`chain`;
-- optimizers (each one chain): :func:`sgd`, :func:`momentum`, :func:`nesterov`,
-  :func:`adagrad`, :func:`adadelta`, :func:`rmsprop`, :func:`adam`, :func:`adamw`;
-- hyperparameters as data: :func:`hyperparams`, :func:`set_hyperparams`.
+- the contract (``momentax/base.py``): :class:`GradientTransformation`, :func:`apply_updates`;
+- per-array update rules (``momentax/math/<family>.py``), the reference every path must match;
+- transforms that lift them over pytrees (``momentax/transforms/<family>.py``): ``scale_by_*``,
+  ``trace`` (momentum as a sum), ``ema`` (momentum as an average), clipping, weight decay;
+- combination (``combine.py``, ``partition.py``): ``chain``, ``named_chain``, ``masked``,
+  ``partition``, ``freeze``; wrappers (``momentax/wrappers/``): ``apply_if_finite``,
+  ``accumulate_gradients``, ``lookahead``, ``weight_ema``, ...;
+- optimizers, each one chain (``momentax/optimizers/<family>.py``): ``sgd`` ... ``muon``;
+- hyperparameters as data (``hyperparams.py``): :func:`hyperparams`, :func:`set_hyperparams`;
+- sharding and checkpoints: ``state_shardings``, ``zero1_shardings``, ``restore_state``.
 """
 
 from momentax.base import EmptyState, GradientTransformation, apply_updates, eval_params, identity, stateless
