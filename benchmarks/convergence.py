@@ -47,7 +47,7 @@ import momentax as mx
 from momentax.demos import digits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from parity_report import header  # noqa: E402  (one page header for both generated pages)
+from parity_report import header, write_page  # noqa: E402  (one page header for both generated pages)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -335,11 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.tune:
         print_tuning(args.quick, args.optimizers)
         return
-    page = build_page(args.quick, args.optimizers)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(page)
-    print(f"wrote {args.out}")
+    write_page(args.out, build_page(args.quick, args.optimizers))
 
 
 if __name__ == "__main__":
