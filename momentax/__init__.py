@@ -95,6 +95,16 @@ from momentax.wrappers._lookahead import LookaheadState, lookahead
 # -- sharding --
 from momentax.checkpoint import restore_state
 from momentax.sharding import state_shardings, zero1_shardings
+
+# -- state storage and low-precision parameters --
+from momentax import storage
+from momentax.storage import blockwise_8bit, stochastic_rounding
+from momentax.transforms.precision import (
+    KahanSummationState,
+    StochasticRoundParamsState,
+    kahan_summation,
+    stochastic_round_params,
+)
 __version__ = "0.1.0"
 
 __all__ = [
@@ -162,5 +172,8 @@ __all__ = [
     "ReduceOnPlateauState", "WithSchedulesState", "reduce_on_plateau", "schedules", "with_schedules",
     # sharding and checkpoints
     "restore_state", "state_shardings", "zero1_shardings",
+    # state storage and low-precision parameters
+    "KahanSummationState", "StochasticRoundParamsState", "blockwise_8bit", "kahan_summation", "stochastic_round_params",
+    "stochastic_rounding", "storage",
 ]
 # Each block above that adds names extends __all__ below its imports.

@@ -21,6 +21,24 @@ class TreeMismatchError(ValueError):
     """Two trees that must have the same structure (and leaf shapes) do not."""
 
 
+class Stored:
+    """A state leaf kept in a form the per-array rules do not read directly.
+
+    ``load()`` gives its values in float32; ``store(x)`` gives the same kind of leaf holding
+    ``x``; ``shape`` is the logical shape (the parameter's). :func:`lift` reads such leaves
+    before a rule runs and writes the rule's new state back through them; the kinds live in
+    :mod:`momentax.storage`.
+    """
+
+    shape: tuple[int, ...]
+
+    def load(self) -> jax.Array:
+        raise NotImplementedError
+
+    def store(self, x: jax.Array) -> "Stored":
+        raise NotImplementedError
+
+
 def _is_none(x: Any) -> bool:
     return x is None
 
@@ -140,14 +158,28 @@ def lift(
     check_float_leaves(updates, names[0], where)
     others = []
     for tree, name in zip(trees, names[1:]):
-        if jax.tree.structure(tree) != treedef:  # the state (or params) is the reference: init saw it
+        if jax.tree.structure(tree, is_leaf=_is_stored) != treedef:  # the state (or params) is the reference
             raise structure_error(tree, updates, name, names[0], where)
         others.append(treedef.flatten_up_to(tree))
     _check_shapes(names, [leaves, *others], updates, where)
-    outs = [rule(u, *xs) for u, *xs in zip(leaves, *others)]
+    outs = [_stored_call(rule, u, xs) for u, *xs in zip(leaves, *others)]
     if not outs:  # a tree with no array leaves: every output is that same empty tree
         return tuple(jax.tree.unflatten(treedef, []) for _ in range(_count_outputs(rule, trees)))
     return tuple(jax.tree.unflatten(treedef, list(col)) for col in zip(*outs))
+
+
+def _is_stored(x: Any) -> bool:
+    return isinstance(x, Stored)
+
+
+def _stored_call(rule: Callable, u: Any, xs: Sequence[Any]) -> tuple:
+    """``rule`` on float32 views of stored state leaves; its outputs ``1 + i`` are written
+    back into the storage of input ``i`` (rules return the new state in their inputs' order)."""
+    if not any(isinstance(x, Stored) for x in xs):
+        return rule(u, *xs)
+    out = rule(u, *[x.load() if isinstance(x, Stored) else x for x in xs])
+    return (out[0], *[xs[i].store(o) if i < len(xs) and isinstance(xs[i], Stored) else o
+                      for i, o in enumerate(out[1:])])
 
 
 def _count_outputs(rule: Callable, trees: Sequence[Any]) -> int:
@@ -233,7 +265,8 @@ def _replicated_like(sharding: Any) -> Any:
 
 
 def align_placement(state: Any, params: Any) -> Any:
-    """Commits the state's scalars (counters, hyperparameters) where committed params live.
+    """Commits the state's uncommitted leaves (counters, hyperparameters, 8-bit scales, PRNG keys)
+    where committed params live.
 
     ``jax.jit`` keys its cache on whether each input is committed to a device. A state whose
     moments are committed (because the parameters are) but whose scalars are not would change
@@ -245,7 +278,7 @@ def align_placement(state: Any, params: Any) -> Any:
         return state
 
     def place(x):
-        if _concrete(x) and not x.committed and x.ndim == 0:
+        if _concrete(x) and not x.committed:
             return jax.device_put(x, target)
         return x
 

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from momentax import trees
+from momentax import storage, trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, NONNEGATIVE, POSITIVE, Hyperparams, validate
 from momentax.math import classic as rules
@@ -244,8 +244,9 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_roo
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        return ScaleByAdamState(init_count(), trees.zeros_like_tree(params, mu_dtype),
-                                trees.zeros_like_tree(params, nu_dtype), Hyperparams.create(specs))
+        return ScaleByAdamState(init_count(), storage.zeros_like_tree(params, mu_dtype, salt="mu"),
+                                storage.zeros_like_tree(params, nu_dtype, salt="nu", signed=False),
+                                Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra
