@@ -14,8 +14,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from momentax import trees
+from momentax.storage import QuantizedArray, RoundedArray
 
 __all__ = ["restore_state"]
 
@@ -57,6 +59,66 @@ def _describe(x: Any) -> str:
     return f"{jnp.dtype(x.dtype).name}{list(x.shape)}"
 
 
+_STORED_FIELDS = {("codes", "scales"): "8-bit blocks", ("key", "value"): "stochastically rounded bfloat16"}
+
+
+def _stored_kind(names: tuple, got_by_name: dict) -> str | None:
+    """What kind of stored leaf the restored tree holds at ``names`` (None: not a stored one)."""
+    for fields, kind in _STORED_FIELDS.items():
+        if all(names + (f,) in got_by_name for f in fields):
+            return kind
+    return None
+
+
+def _describe_stored(leaf: Any) -> str:
+    if isinstance(leaf, QuantizedArray):
+        return (f"8-bit blocks (codes {_describe(leaf.codes)}, scales {_describe(leaf.scales)}, "
+                f"block_size={leaf.block_size})")
+    if isinstance(leaf, RoundedArray):
+        return f"stochastically rounded bfloat16 (value {_describe(leaf.value)}, key {_describe(leaf.key)})"
+    return type(leaf).__name__
+
+
+def _check_stored(expected: Any, got_by_name: dict, where: str) -> None:
+    """Clear errors where a checkpoint and the optimizer store a moment differently
+    (``mu_dtype``/``nu_dtype``: float vs 8-bit vs stochastic rounding, or another block size)."""
+    is_stored = lambda x: isinstance(x, trees.Stored)  # noqa: E731
+    for path, leaf in jax.tree_util.tree_flatten_with_path(expected, is_leaf=is_stored)[0]:
+        if leaf is None:
+            continue
+        names = tuple(_name(k) for k in path)
+        at = jax.tree_util.keystr(path) or "<root>"
+        hint = ("The state dtypes (mu_dtype, nu_dtype: a dtype, momentax.stochastic_rounding(...) or "
+                "momentax.blockwise_8bit(...)) differ from the run that wrote the checkpoint; restore it "
+                "with the same ones.")
+        kind = _stored_kind(names, got_by_name)
+        if not isinstance(leaf, trees.Stored):
+            if kind is not None:
+                raise trees.TreeMismatchError(
+                    f"{where}: the restored state holds {kind} at {at}, where the state of this optimizer "
+                    f"has a plain {_describe(leaf)} array. {hint}")
+            continue
+        value = got_by_name.get(names)
+        plain = value is not None and hasattr(value, "shape")  # an array where the state stores blocks
+        wanted = "8-bit blocks" if isinstance(leaf, QuantizedArray) else "stochastically rounded bfloat16"
+        if plain or kind not in (None, wanted):
+            got = f"a plain {_describe(value)} array" if plain else kind
+            raise trees.TreeMismatchError(
+                f"{where}: the restored state has {got} at {at}, where the state of this optimizer "
+                f"has {_describe_stored(leaf)}. {hint}")
+        if isinstance(leaf, QuantizedArray) and kind is not None:
+            scales = got_by_name[names + ("scales",)]
+            n = int(np.prod(getattr(scales, "shape", None) or np.shape(scales)))
+            if (n,) != tuple(leaf.scales.shape):
+                size = int(np.prod(leaf.codes.shape))
+                raise trees.TreeMismatchError(
+                    f"{where}: the restored 8-bit state at {at} has {n} block scales, where this "
+                    f"optimizer, with block_size={leaf.block_size}, has {leaf.scales.shape[0]} for "
+                    f"{size} elements: the checkpoint was written with another block_size (one "
+                    f"giving {n} blocks). Pass the block_size of the run that wrote it to "
+                    f"momentax.blockwise_8bit.")
+
+
 def restore_state(tx: Any, params: Any, restored: Any) -> Any:
     """Returns ``restored`` as the state of ``tx`` for ``params``, after checking it leaf by leaf.
 
@@ -84,7 +146,10 @@ def restore_state(tx: Any, params: Any, restored: Any) -> Any:
       TreeMismatchError: the restored tree has a leaf where the state has none or the other
         way round (another optimizer, another chain, another parameter tree), or a leaf of
         another shape or dtype (another parameter shape, ``mu_dtype``, ...). The message
-        names the first such path.
+        names the first such path. A moment stored otherwise than the optimizer stores it
+        (a float checkpoint restored into 8-bit or stochastically rounded state, or the other
+        way round, or 8-bit blocks of another ``block_size``) is reported as such, with its
+        path.
 
     Note:
       torch's ``Optimizer.load_state_dict`` checks only the number of parameter groups and
@@ -120,6 +185,7 @@ def restore_state(tx: Any, params: Any, restored: Any) -> Any:
     first_missing = next((n for n, _, leaf in want if n not in got_by_name
                           or (leaf is None) != (got_by_name[n] is None)), None)
     first_extra = next((n for n, _, _ in got if n not in want_names), None)
+    _check_stored(expected, got_by_name, where)
     if first_missing is not None or first_extra is not None:
         err = trees.structure_error(want_tree, got_tree, "the state of this optimizer", "the restored state", where)
         raise trees.TreeMismatchError(

@@ -14,7 +14,10 @@ Pass the result as ``out_shardings`` of a jitted ``init`` and as ``in_shardings`
 ``out_shardings`` of the jitted step. A state leaf belongs to a parameter when its tree path
 ends with the parameter's path and it has the parameter's shape (``state[0].mu["dense"]["w"]``
 belongs to ``params["dense"]["w"]``); this also finds the leaves of ``masked`` and
-``partition`` states, whose trees keep the parameters' keys.
+``partition`` states, whose trees keep the parameters' keys. A stored moment
+(:func:`momentax.blockwise_8bit`, :func:`momentax.stochastic_rounding`) belongs to its
+parameter as a whole: its parameter-shaped array (8-bit ``codes``, bfloat16 ``value``) is
+placed like a moment, its per-block ``scales`` and PRNG ``key`` are replicated.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Any
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
+
+from momentax.trees import Stored
 
 __all__ = ["state_shardings", "zero1_shardings"]
 
@@ -53,15 +58,31 @@ def _owner(path: tuple, shape: tuple, index: dict) -> tuple[tuple, Any] | None:
     return best
 
 
+def _is_stored(x: Any) -> bool:
+    return isinstance(x, Stored)
+
+
 def _map_state(tx: Any, params: Any, place) -> Any:
-    """``place(owner_path, owner_leaf, state_leaf)`` for every leaf of the abstract state."""
+    """``place(owner, state_leaf)`` for every leaf of the abstract state; ``owner`` is
+    ``(path, parameter)`` or ``None``.
+
+    A stored leaf (:class:`momentax.trees.Stored`: 8-bit blocks, stochastically rounded
+    bfloat16) is matched to its parameter by its own path and logical shape; its
+    ``param_shaped`` fields (``codes``, ``value``) are placed for the parameter, the others
+    (block ``scales``, PRNG ``key``) as leaves without an owner.
+    """
     abstract = jax.eval_shape(tx.init, params)
     index = _param_entries(params)
-    flat, treedef = jax.tree_util.tree_flatten_with_path(abstract)
+    flat, treedef = jax.tree_util.tree_flatten_with_path(abstract, is_leaf=_is_stored)
     out = []
     for path, leaf in flat:
         owner = _owner(tuple(path), tuple(leaf.shape), index)
-        out.append(place(owner, leaf))
+        if isinstance(leaf, Stored):
+            parts, node = jax.tree_util.tree_flatten_with_path(leaf)
+            out.append(jax.tree.unflatten(node, [place(owner if getattr(k[0], "name", None) in leaf.param_shaped
+                                                       else None, x) for k, x in parts]))
+        else:
+            out.append(place(owner, leaf))
     return jax.tree.unflatten(treedef, out)
 
 
@@ -96,7 +117,9 @@ def state_shardings(tx: Any, params: Any) -> Any:
         sharding(state leaf) = sharding(parameter)
 
     and for any other leaf (int32 step counters, ``hyperparams`` scalars, per-leaf or
-    factored statistics) a replicated sharding on the mesh of the first parameter. Nothing
+    factored statistics, the ``scales`` of 8-bit moments, the PRNG ``key`` of stochastically
+    rounded ones) a replicated sharding on the mesh of the first parameter; the 8-bit
+    ``codes`` and the bfloat16 ``value`` of a stored moment follow the parameter. Nothing
     is allocated: the state is planned with ``jax.eval_shape(tx.init, params)``.
 
     Args:
@@ -168,7 +191,9 @@ def zero1_shardings(tx: Any, params: Any, mesh: Mesh, axis: str = "data") -> Any
         d    = the first dimension with spec[d] unset and s[d] % mesh.shape[axis] == 0
         spec' = spec with spec'[d] = axis      (spec unchanged if no such d, or axis in spec)
 
-    Every other leaf (counters, hyperparameters) is replicated on ``mesh``. The parameters
+    Every other leaf (counters, hyperparameters, the per-block ``scales`` of 8-bit moments,
+    PRNG keys) is replicated on ``mesh``; the 8-bit ``codes`` and stochastically rounded
+    ``value`` of a stored moment are split like a float32 moment. The parameters
     and gradients keep their own shardings, so each device holds a ``1 / mesh.shape[axis]``
     slice of each moment, updates only that slice, and the partitioner gathers the new
     parameters (an all-gather of the updates per step, reduce-scatter for the gradients where

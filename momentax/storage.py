@@ -41,8 +41,17 @@ __all__ = [
     "stochastic_rounding",
     "blockwise_8bit",
     "zeros_like_tree",
+    "state_like",
+    "check_storage",
     "state_nbytes",
 ]
+
+
+def _brief(x: Any) -> str:
+    """``dtype[shape]`` of an array; anything else (a sharding, in a tree of shardings) by repr."""
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"{jnp.dtype(x.dtype).name}{list(x.shape)}"
+    return repr(x)
 
 
 @jax.tree_util.register_pytree_with_keys_class
@@ -54,6 +63,8 @@ class RoundedArray(Stored):
       key: uint32 ``[2]``, a ``jax.random.PRNGKey``; each ``store`` splits it, so the
         sequence of roundings is fixed by the seed.
     """
+
+    param_shaped = ("value",)
 
     def __init__(self, value: Any, key: Any):
         self.value = value
@@ -80,7 +91,7 @@ class RoundedArray(Stored):
         return cls(*children)
 
     def __repr__(self):
-        return f"RoundedArray(shape={list(self.shape)})"
+        return f"RoundedArray(value={_brief(self.value)})"
 
 
 @jax.tree_util.register_pytree_with_keys_class
@@ -93,6 +104,8 @@ class QuantizedArray(Stored):
       block_size, signed: static; ``signed`` picks the map (first moments signed, second
         moments unsigned).
     """
+
+    param_shaped = ("codes",)
 
     def __init__(self, codes: Any, scales: Any, block_size: int, signed: bool):
         self.codes = codes
@@ -119,7 +132,7 @@ class QuantizedArray(Stored):
         return cls(*children, *aux)
 
     def __repr__(self):
-        return f"QuantizedArray(shape={list(self.shape)}, block_size={self.block_size}, signed={self.signed})"
+        return f"QuantizedArray(codes={_brief(self.codes)}, block_size={self.block_size}, signed={self.signed})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +192,7 @@ def stochastic_rounding(dtype: Any = "bfloat16", seed: int = 0) -> StochasticRou
       >>> import jax.numpy as jnp, momentax
       >>> opt = momentax.adam(1e-3, nu_dtype=momentax.stochastic_rounding(seed=1))
       >>> opt.init({"w": jnp.zeros(3)})[0].nu["w"]
-      RoundedArray(shape=[3])
+      RoundedArray(value=bfloat16[3])
     """
     if jnp.dtype(dtype) != jnp.bfloat16:
         raise ValueError(f"stochastic_rounding: dtype must be bfloat16, got {jnp.dtype(dtype).name}.")
@@ -216,7 +229,7 @@ def blockwise_8bit(block_size: int = 256, min_size: int = 4096) -> Blockwise8bit
       >>> opt = momentax.adam(1e-3, mu_dtype=q8, nu_dtype=q8)
       >>> state = opt.init({"w": jnp.zeros((64, 128)), "b": jnp.zeros(128)})
       >>> state[0].mu["w"], state[0].mu["b"].dtype
-      (QuantizedArray(shape=[64, 128], block_size=256, signed=True), dtype('float32'))
+      (QuantizedArray(codes=uint8[64, 128], block_size=256, signed=True), dtype('float32'))
       >>> momentax.storage.state_nbytes(state[0].nu["w"]) / (64 * 128)
       1.015625
     """
@@ -243,14 +256,72 @@ def zeros_like_tree(params: Any, storage: Any = None, *, salt: str, signed: bool
     elif isinstance(storage, Blockwise8bit):
         make = lambda p, i: storage.zeros(p, i, salt, signed)  # noqa: E731
     else:
-        try:
-            dtype = None if storage is None else jnp.dtype(storage)
-        except TypeError as err:
-            raise TypeError(f"a state dtype must be None, a dtype, momentax.stochastic_rounding(...) or "
-                            f"momentax.blockwise_8bit(...); got {storage!r}") from err
-        return trees.zeros_like_tree(params, dtype)
+        check_storage("momentax.storage.zeros_like_tree", storage=storage)
+        return trees.zeros_like_tree(params, None if storage is None else jnp.dtype(storage))
     leaves, treedef = jax.tree.flatten(params)
     return jax.tree.unflatten(treedef, [make(p, i) for i, p in enumerate(leaves)])
+
+
+_KINDS = (StochasticRounding, Blockwise8bit)
+
+
+def check_storage(where: str, **specs: Any) -> None:
+    """Raises TypeError naming the argument (``mu_dtype=...``) whose storage spec is not accepted.
+
+    Called when a transform is built, so a wrong value fails there and not inside ``init``.
+
+    Example:
+      >>> import momentax
+      >>> momentax.storage.check_storage("my_transform", mu_dtype="int8")
+      Traceback (most recent call last):
+      ...
+      TypeError: my_transform: mu_dtype must be None (the parameter's dtype), a floating-point dtype (jnp.bfloat16, 'float32', ...), momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); got 'int8'.
+    """
+    for name, spec in specs.items():
+        if spec is None or isinstance(spec, _KINDS):
+            continue
+        try:
+            dtype = jnp.dtype(spec)
+        except TypeError:
+            dtype = None
+        if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(
+                f"{where}: {name} must be None (the parameter's dtype), a floating-point dtype "
+                f"(jnp.bfloat16, 'float32', ...), momentax.stochastic_rounding(...) or "
+                f"momentax.blockwise_8bit(...); got {spec!r}."
+            )
+
+
+def state_like(params: Any, spec: Any, *, salt: str, signed: bool = True, initial: float = 0.0) -> Any:
+    """State like ``params`` stored as ``spec``, every element ``initial``.
+
+    A nonzero start (Adagrad's ``initial_accumulator_value``, RMSProp's ``initial_scale``) is
+    written through the storage, so 8-bit and stochastically rounded leaves hold it too (8-bit
+    blocks hold a constant exactly: it is each block's largest magnitude).
+
+    Args:
+      params: a tree of arrays or ``jax.ShapeDtypeStruct``; ``None`` leaves stay ``None``.
+      spec: ``None``, a floating dtype, or a :mod:`momentax.storage` spec.
+      salt: the state field's name; it separates the rounding streams of two fields.
+      signed: ``False`` for nonnegative accumulators (picks the unsigned 8-bit map).
+      initial: a static Python number, the start of every element.
+
+    Example:
+      >>> import jax.numpy as jnp, momentax
+      >>> acc = momentax.storage.state_like({"w": jnp.zeros(4)}, jnp.bfloat16, salt="nu", initial=0.1)
+      >>> acc["w"].dtype, float(acc["w"][0])
+      (dtype(bfloat16), 0.10009765625)
+    """
+    zeros = zeros_like_tree(params, spec, salt=salt, signed=signed)
+    if isinstance(initial, (int, float)) and initial == 0:
+        return zeros
+
+    def fill(x):
+        if isinstance(x, Stored):
+            return x.store(x.load() + jnp.asarray(initial, jnp.float32))
+        return x + jnp.asarray(initial, x.dtype)
+
+    return jax.tree.map(fill, zeros, is_leaf=lambda x: isinstance(x, Stored))
 
 
 def state_nbytes(tree: Any) -> int:

@@ -31,6 +31,9 @@ class Stored:
     """
 
     shape: tuple[int, ...]
+    # The fields holding one entry per parameter element (sharded like the parameter); the
+    # others (block scales, PRNG keys) are small and replicated.
+    param_shaped: tuple[str, ...] = ()
 
     def load(self) -> jax.Array:
         raise NotImplementedError

@@ -41,7 +41,9 @@ __all__ = ["BYTES_PER_PARAM", "CASES", "IMPLS", "OPTIMIZERS", "add_arguments", "
 
 CASES = ("one_leaf", "gpt2_small", "many_small", "gpt2_xl")
 DEFAULT_CASES = ("one_leaf", "gpt2_small", "many_small")
-OPTIMIZERS = ("adamw", "clip_adamw", "sgd_momentum", "lion")
+OPTIMIZERS = ("adamw", "clip_adamw", "sgd_momentum", "lion", "adamw_8bit")
+# Only momentax keeps 8-bit state; optax and torch.optim rows of these are skipped.
+MOMENTAX_ONLY = ("adamw_8bit",)
 IMPLS = ("momentax", "optax", "torch-foreach", "torch-fused")
 
 # Bytes moved per float32 parameter by one step, at best (each array read or written once).
@@ -50,12 +52,14 @@ BYTES_PER_PARAM = {
     "clip_adamw": 32,    # adamw + one more read of g for the global norm
     "sgd_momentum": 20,  # read p, g, m; write p, m
     "lion": 20,          # read p, g, m; write p, m
+    "adamw_8bit": 16,    # read p, g (4 + 4), m, v codes (1 + 1); write p, m, v codes (block scales not counted)
 }
 SETTINGS = {
     "adamw": "lr 1e-3, b1 0.9, b2 0.999, eps 1e-8, weight_decay 1e-2",
     "clip_adamw": "clip_by_global_norm(1.0), then adamw as above",
     "sgd_momentum": "lr 1e-2, momentum 0.9 (sum form)",
     "lion": "lr 1e-4, b1 0.9, b2 0.99, weight_decay 1e-3",
+    "adamw_8bit": "adamw as above, mu_dtype = nu_dtype = momentax.blockwise_8bit() (block 256, min_size 4096)",
 }
 
 
@@ -104,7 +108,11 @@ def _jax_optimizer(impl: str, name: str) -> tuple[Any, Callable]:
     def adamw():
         return lib.adamw(1e-3, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-2)
 
-    tx = {"adamw": adamw, "clip_adamw": lambda: lib.chain(lib.clip_by_global_norm(1.0), adamw()),
+    def adamw_8bit():
+        q8 = momentax.blockwise_8bit()
+        return momentax.adamw(1e-3, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-2, mu_dtype=q8, nu_dtype=q8)
+
+    tx = {"adamw": adamw, "adamw_8bit": adamw_8bit, "clip_adamw": lambda: lib.chain(lib.clip_by_global_norm(1.0), adamw()),
           "sgd_momentum": lambda: lib.sgd(1e-2, momentum=0.9),
           "lion": lambda: lib.lion(1e-4, b1=0.9, b2=0.99, weight_decay=1e-3)}[name]()
     return tx, lib.apply_updates
@@ -317,6 +325,8 @@ def run_bench(cases: Sequence[str], optimizers: Sequence[str], impls: Sequence[s
                 if too_big:
                     r = {"status": "skipped", "note": f"needs ~{32 * n / 2**30:.1f} GiB, "
                          f"{avail / 2**30:.1f} GiB available"}
+                elif opt in MOMENTAX_ONLY and impl != "momentax":
+                    r = {"status": "skipped", "note": f"{impl} has no 8-bit optimizer state"}
                 elif impl.startswith("torch") and device is None:
                     r = {"status": "skipped", "note": torch_note}
                 else:

@@ -17,13 +17,43 @@ Array = jax.Array
 _LOW_BITS = 16
 
 
+def _mix(h: Array) -> Array:
+    """An invertible 32-bit integer mixer (C. Wellons' "lowbias32"; each input bit flips
+    each output bit with probability close to 1/2)."""
+    h = h ^ (h >> 16)
+    h = h * jnp.uint32(0x7FEB352D)
+    h = h ^ (h >> 15)
+    h = h * jnp.uint32(0x846CA68B)
+    return h ^ (h >> 16)
+
+
+def hashed_bits(key: Array, shape: tuple[int, ...]) -> Array:
+    """Pseudo-random uint32 of ``shape``: a counter-based hash of each element's row-major
+    index, keyed by the two words of ``key`` (a ``jax.random.PRNGKey``).
+
+    ``bits[i] = mix(mix(i ^ key[0]) + key[1])``, with ``mix`` an invertible integer hash
+    (C. Wellons, "Prospecting for Hash Functions", 2018,
+    https://nullprogram.com/blog/2018/07/31/). Unlike ``jax.random.bits`` (threefry), it is a
+    handful of integer operations per element that fuse into the consumer, so stochastic
+    rounding puts no random array in memory. Its quality is ample for rounding (decorrelated
+    low bits); it is not meant for sampling.
+    """
+    index = jnp.zeros(shape, jnp.uint32)
+    stride = 1
+    for axis in reversed(range(len(shape))):
+        index = index + lax.broadcasted_iota(jnp.uint32, shape, axis) * jnp.uint32(stride & 0xFFFFFFFF)
+        stride *= shape[axis]
+    words = jnp.asarray(key, jnp.uint32).reshape(-1)
+    return _mix(_mix(index ^ words[0]) + words[1])
+
+
 def stochastic_round_bf16(x: Array, key: Array) -> Array:
     """``x`` rounded to bfloat16, up or down at random, unbiased: ``E[round(x)] = x``.
 
     With ``lo <= x <= hi`` the two bfloat16 neighbours of ``x``, the result is ``hi`` with
     probability ``(x - lo) / (hi - lo)`` and ``lo`` otherwise (rounding is on the magnitude,
-    so it is symmetric in sign). A random 16-bit integer is added to the low half of ``x``'s
-    float32 bit pattern, which is then truncated. Values that are already bfloat16 come back
+    so it is symmetric in sign). A random 16-bit integer (:func:`hashed_bits`) is added to the
+    low half of ``x``'s float32 bit pattern, which is then truncated. Values that are already bfloat16 come back
     unchanged; infinities and NaN are cast as they are.
 
     Args:
@@ -38,7 +68,7 @@ def stochastic_round_bf16(x: Array, key: Array) -> Array:
     """
     x = jnp.asarray(x).astype(jnp.float32)
     bits = lax.bitcast_convert_type(x, jnp.uint32)
-    noise = jax.random.bits(key, x.shape, jnp.uint32) >> (32 - _LOW_BITS)
+    noise = hashed_bits(key, x.shape) >> (32 - _LOW_BITS)
     mask = jnp.uint32((0xFFFFFFFF << _LOW_BITS) & 0xFFFFFFFF)
     rounded = lax.bitcast_convert_type((bits + noise) & mask, jnp.float32)
     return jnp.where(jnp.isfinite(x), rounded, x).astype(jnp.bfloat16)

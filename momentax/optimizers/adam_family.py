@@ -42,7 +42,7 @@ def amsgrad(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
         ``scale_by_amsgrad`` as in :func:`momentax.adamw`, or use
         ``momentax.torch.AdamW(amsgrad=True)``.
       debias_before_max: static; ``False`` (default) is torch's AMSGrad, ``True`` optax's.
-      mu_dtype, nu_dtype: static storage dtypes of the moments.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       With the defaults this is torch.optim.Adam(amsgrad=True); optax's ``amsgrad`` is
@@ -50,6 +50,7 @@ def amsgrad(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: S. J. Reddi, S. Kale, S. Kumar, ICLR 2018, https://openreview.net/forum?id=ryQu7f-RZ.
 
@@ -66,7 +67,7 @@ def amsgrad(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
 
 
 def adamax(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-           weight_decay: float = 0.0, *, mu_dtype: Any = None) -> GradientTransformation:
+           weight_decay: float = 0.0, *, mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
     """Adamax: ``p' = p - learning_rate * (m' / (1 - b1**t)) / max(b2 * n, |g| + eps)``.
 
     ``chain(add_decayed_weights(weight_decay), scale_by_adamax(...),
@@ -77,13 +78,14 @@ def adamax(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, 
       b1, b2: in [0, 1).
       eps: > 0.
       weight_decay: >= 0; coupled L2 (torch.optim.Adamax's ``weight_decay=``).
-      mu_dtype: static storage dtype of the first moment.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``nu``: the infinity norm).
 
     Note:
       Equals torch.optim.Adamax and, with ``weight_decay=0``, optax's ``adamax``.
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: D. P. Kingma, J. Ba, ICLR 2015, https://arxiv.org/abs/1412.6980 (section 7.1).
 
@@ -93,12 +95,13 @@ def adamax(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, 
       >>> round(float(opt.update(jnp.array([5.0]), opt.init(jnp.zeros(1)))[0][0]), 4)
       -0.1
     """
-    return labelled_chain("adamax", *_l2(weight_decay), scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype),
+    return labelled_chain("adamax", *_l2(weight_decay), scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
                           scale_by_learning_rate(learning_rate))
 
 
 def adamaxw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-            weight_decay: float = 1e-2, mask: Mask | None = None, *, mu_dtype: Any = None) -> GradientTransformation:
+            weight_decay: float = 1e-2, mask: Mask | None = None, *, mu_dtype: Any = None,
+            nu_dtype: Any = None) -> GradientTransformation:
     """Adamax with decoupled weight decay: ``p' = p - learning_rate * (adamax_step + weight_decay * p)``.
 
     ``chain(scale_by_adamax(...), add_decayed_weights(weight_decay, mask),
@@ -111,13 +114,14 @@ def adamaxw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
       weight_decay: >= 0 (default 1e-2, as :func:`momentax.adamw`; optax's ``adamaxw``
         defaults to 1e-4).
       mask: static; which leaves to decay (see :func:`momentax.add_decayed_weights`).
-      mu_dtype: static storage dtype of the first moment.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``nu``: the infinity norm).
 
     Note:
       Equals optax's ``adamaxw`` for the same ``weight_decay``; torch has no AdamaxW.
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: D. P. Kingma, J. Ba, ICLR 2015, https://arxiv.org/abs/1412.6980; decoupled decay:
     I. Loshchilov, F. Hutter, ICLR 2019, https://arxiv.org/abs/1711.05101.
@@ -129,7 +133,7 @@ def adamaxw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
       >>> round(float(opt.update(jnp.array([5.0]), opt.init(p), p)[0][0]), 4)
       -0.2
     """
-    return labelled_chain("adamaxw", scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype),
+    return labelled_chain("adamaxw", scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
                           add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
 
 
@@ -149,7 +153,7 @@ def nadam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
       weight_decay: >= 0; coupled L2 (torch.optim.NAdam's default form).
       momentum_decay: ``None`` for a constant momentum ``b1`` (optax's ``nadam``), or >= 0
         for Dozat's schedule as torch.optim.NAdam computes it (torch's default 4e-3).
-      mu_dtype, nu_dtype: static storage dtypes of the moments.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       The default (``momentum_decay=None``) follows optax's ``nadam``;
@@ -157,6 +161,7 @@ def nadam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: T. Dozat, ICLR 2016 workshop, https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ.
 
@@ -190,7 +195,7 @@ def nadamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, 
       mask: static; which leaves to decay (see :func:`momentax.add_decayed_weights`).
       momentum_decay: ``None`` (constant momentum, optax's ``nadamw``) or >= 0 (Dozat's
         schedule, torch.optim.NAdam(decoupled_weight_decay=True)).
-      mu_dtype, nu_dtype: static storage dtypes of the moments.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       torch's ``p *= 1 - lr * weight_decay`` before the step is the same update, since the
@@ -198,6 +203,7 @@ def nadamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, 
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: T. Dozat, ICLR 2016 workshop, https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ;
     decoupled decay: I. Loshchilov, F. Hutter, ICLR 2019, https://arxiv.org/abs/1711.05101.
@@ -230,7 +236,7 @@ def radam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
       threshold: > 4; rectify once ``rho_t > threshold`` (torch: 5).
       weight_decay: >= 0; coupled L2 (torch.optim.RAdam's default form). For decoupled decay
         use ``momentax.torch.RAdam(decoupled_weight_decay=True)``.
-      mu_dtype, nu_dtype: static storage dtypes of the moments.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       Follows torch.optim.RAdam; optax's ``radam`` differs in where ``eps`` sits and rectifies
@@ -238,6 +244,7 @@ def radam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: L. Liu et al., ICLR 2020, https://arxiv.org/abs/1908.03265.
 

@@ -25,7 +25,7 @@ def _decoupled(weight_decay: float, mask: Mask | None) -> tuple[GradientTransfor
 
 def adabelief(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16,
               eps_root: float = 1e-16, weight_decay: float = 0.0, mask: Mask | None = None, *,
-              nesterov: bool = False) -> GradientTransformation:
+              nesterov: bool = False, mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
     """AdaBelief: ``p' = p - learning_rate * (m_hat / (sqrt(s_hat) + eps) + weight_decay * p)``.
 
     ``s`` is the moving average of ``(g - m')**2`` (plus ``eps_root`` per step); the moments
@@ -41,12 +41,14 @@ def adabelief(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99
         learning rate.
       mask: static; which leaves to decay.
       nesterov: static; Nesterov form of the first moment.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       With ``weight_decay=0`` arithmetic and defaults equal optax's ``adabelief``.
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: J. Zhuang et al., "AdaBelief Optimizer: Adapting Stepsizes by the Belief in
     Observed Gradients", NeurIPS 2020, https://arxiv.org/abs/2010.07468.
@@ -57,13 +59,14 @@ def adabelief(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99
       >>> round(float(opt.update(jnp.array([3.0]), opt.init(jnp.zeros(1)))[0][0]), 4)
       -0.1111
     """
-    return labelled_chain("adabelief", scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov),
+    return labelled_chain("adabelief", scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov, mu_dtype=mu_dtype,
+                                                        nu_dtype=nu_dtype),
                           *_decoupled(weight_decay, mask), scale_by_learning_rate(learning_rate))
 
 
 def yogi(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3,
          eps_root: float = 0.0, initial_accumulator_value: float = 1e-6, weight_decay: float = 0.0,
-         mask: Mask | None = None) -> GradientTransformation:
+         mask: Mask | None = None, *, mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
     """Yogi: Adam with an additive second moment, ``v' = v - (1 - b2) sign(v - g**2) g**2``.
 
     ``p' = p - learning_rate * (m_hat / (sqrt(v_hat + eps_root) + eps) + weight_decay * p)``;
@@ -78,12 +81,14 @@ def yogi(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
       initial_accumulator_value: >= 0; where both moments start.
       weight_decay: >= 0; decoupled decay, scaled by the learning rate.
       mask: static; which leaves to decay.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       With ``weight_decay=0`` arithmetic and defaults equal optax's ``yogi``.
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: M. Zaheer, S. Reddi, D. Sachan, S. Kale, S. Kumar, "Adaptive Methods for Nonconvex
     Optimization", NeurIPS 2018,
@@ -95,7 +100,8 @@ def yogi(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
       >>> round(float(opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))[0][0]), 6)
       -0.009995
     """
-    return labelled_chain("yogi", scale_by_yogi(b1, b2, eps, eps_root, initial_accumulator_value),
+    return labelled_chain("yogi", scale_by_yogi(b1, b2, eps, eps_root, initial_accumulator_value, mu_dtype=mu_dtype,
+                                                nu_dtype=nu_dtype),
                           *_decoupled(weight_decay, mask), scale_by_learning_rate(learning_rate))
 
 
@@ -119,13 +125,15 @@ def novograd(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.25,
       eps: > 0 (default 1e-6, optax's ``novograd``).
       eps_root: >= 0.
       weight_decay: >= 0; L2 decay inside the momentum (needs ``params`` in ``update``).
-      mu_dtype: static; storage dtype of ``m``.
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``m``; the per-leaf ``v`` is a float32 scalar, so there is
+        no ``nu_dtype``).
 
     Note:
       Arithmetic and defaults equal optax's ``novograd``.
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` is not a dtype or a storage spec.
 
     Source: B. Ginsburg et al., "Stochastic Gradient Methods with Layer-wise Adaptive Moments
     for Training of Deep Networks", 2019, https://arxiv.org/abs/1905.11286.
@@ -142,7 +150,7 @@ def novograd(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.25,
 
 def adan(learning_rate: ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92, b3: float = 0.99,
          eps: float = 1e-8, eps_root: float = 0.0, weight_decay: float = 0.0,
-         mask: Mask | None = None) -> GradientTransformation:
+         mask: Mask | None = None, *, mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
     """Adan (ADAptive Nesterov momentum).
 
     ``p' = p - learning_rate * (u + weight_decay * p)`` with ``u`` from
@@ -160,6 +168,8 @@ def adan(learning_rate: ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92, b3
       eps_root: >= 0, inside the root (default 0, the authors' code; optax's is 1e-8).
       weight_decay: >= 0; decoupled decay, scaled by the learning rate.
       mask: static; which leaves to decay.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``mu_dtype``: ``m`` and ``d``; the previous gradient keeps the
+        parameter's dtype).
 
     Note:
       The gradient-difference terms are weighted by ``b2`` as in the paper and the authors'
@@ -170,6 +180,7 @@ def adan(learning_rate: ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92, b3
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: X. Xie, P. Zhou, H. Li, Z. Lin, S. Yan, "Adan: Adaptive Nesterov Momentum
     Algorithm for Faster Optimizing Deep Models", 2022, https://arxiv.org/abs/2208.06677.
@@ -180,5 +191,6 @@ def adan(learning_rate: ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92, b3
       >>> [round(x, 4) for x in opt.update(jnp.array([0.5, -2.0]), opt.init(jnp.zeros(2)))[0].tolist()]
       [-0.1, 0.1]
     """
-    return labelled_chain("adan", scale_by_adan(b1, b2, b3, eps, eps_root), *_decoupled(weight_decay, mask),
+    return labelled_chain("adan", scale_by_adan(b1, b2, b3, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+                          *_decoupled(weight_decay, mask),
                           scale_by_learning_rate(learning_rate))

@@ -14,6 +14,7 @@ from typing import Any
 from momentax.base import GradientTransformation
 from momentax.combine import labelled_chain
 from momentax.hyperparams import DECAY, rename_hyperparams, validate
+from momentax.storage import check_storage
 from momentax.transforms.adaptive import scale_by_adadelta, scale_by_adam, scale_by_rms, scale_by_rss
 from momentax.transforms.decay import Mask, add_decayed_weights
 from momentax.transforms.moments import ema
@@ -29,7 +30,7 @@ def _l2(weight_decay: float) -> tuple[GradientTransformation, ...]:
 
 
 def sgd(learning_rate: ScalarOrSchedule, momentum: float = 0.0, nesterov: bool = False,
-        dampening: float = 0.0, weight_decay: float = 0.0) -> GradientTransformation:
+        dampening: float = 0.0, weight_decay: float = 0.0, *, mu_dtype: Any = None) -> GradientTransformation:
     """Stochastic gradient descent with torch.optim.SGD's momentum, exactly.
 
     ::
@@ -49,6 +50,7 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: float = 0.0, nesterov: bool =
       nesterov: static; needs ``momentum > 0`` and ``dampening == 0``.
       dampening: in [0, 1]; the first step is undampened, as torch.
       weight_decay: >= 0; coupled L2 (added to the gradient before momentum).
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the momentum buffer; plain SGD keeps none).
 
     Note:
       Defaults and arithmetic equal torch.optim.SGD's. optax's ``sgd`` has no dampening and no
@@ -57,6 +59,7 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: float = 0.0, nesterov: bool =
     Raises:
       ValueError: an argument out of range, or ``nesterov`` with zero momentum or non-zero
         dampening.
+      TypeError: ``mu_dtype`` is not a dtype or a storage spec.
 
     Source: H. Robbins, S. Monro, "A Stochastic Approximation Method", 1951,
     https://doi.org/10.1214/aoms/1177729586; momentum: see :func:`momentax.trace`.
@@ -71,13 +74,14 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: float = 0.0, nesterov: bool =
     """
     if nesterov and momentum <= 0:
         raise ValueError("sgd: Nesterov momentum requires momentum > 0.")
+    check_storage("sgd", mu_dtype=mu_dtype)  # also without momentum, where no buffer takes it
     parts = _l2(weight_decay)
     if momentum or nesterov:
-        parts += (trace(momentum, dampening=dampening, nesterov=nesterov),)
+        parts += (trace(momentum, dampening=dampening, nesterov=nesterov, mu_dtype=mu_dtype),)
     return labelled_chain("sgd", *parts, scale_by_learning_rate(learning_rate))
 
 
-def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> GradientTransformation:
+def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9, *, mu_dtype: Any = None) -> GradientTransformation:
     """Gradient descent with momentum in the textbook average form.
 
     ``v' = momentum * v + (1 - momentum) * g``; ``p' = p - learning_rate * v'``.
@@ -86,6 +90,7 @@ def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
     Args:
       learning_rate: >= 0, or a schedule.
       momentum: in [0, 1).
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       The average form equals torch's sum form with the learning rate scaled by
@@ -94,6 +99,7 @@ def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` is not a dtype or a storage spec.
 
     Source: B. T. Polyak, 1964 (see :func:`momentax.trace`).
 
@@ -104,11 +110,11 @@ def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
       -0.1
     """
     validate("momentum", momentum=(momentum, DECAY))  # name the caller's argument in errors
-    averaged = rename_hyperparams(ema(momentum, debias=False), decay="momentum")
+    averaged = rename_hyperparams(ema(momentum, debias=False, mu_dtype=mu_dtype), decay="momentum")
     return labelled_chain("momentum", averaged, scale_by_learning_rate(learning_rate))
 
 
-def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> GradientTransformation:
+def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9, *, mu_dtype: Any = None) -> GradientTransformation:
     """Nesterov's accelerated gradient in the average form.
 
     ``v' = momentum * v + (1 - momentum) * g``;
@@ -118,6 +124,7 @@ def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
     Args:
       learning_rate: >= 0, or a schedule.
       momentum: in [0, 1).
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       Equals ``sgd(learning_rate * (1 - momentum), momentum=momentum, nesterov=True)``, the
@@ -125,6 +132,7 @@ def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` is not a dtype or a storage spec.
 
     Source: Y. Nesterov, "A method of solving a convex programming problem with convergence
     rate O(1/k^2)", 1983; in this form: I. Sutskever et al., ICML 2013,
@@ -137,12 +145,12 @@ def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9) -> Gradient
       -0.75
     """
     validate("nesterov", momentum=(momentum, DECAY))
-    averaged = rename_hyperparams(ema(momentum, debias=False, nesterov=True), decay="momentum")
+    averaged = rename_hyperparams(ema(momentum, debias=False, nesterov=True, mu_dtype=mu_dtype), decay="momentum")
     return labelled_chain("nesterov", averaged, scale_by_learning_rate(learning_rate))
 
 
 def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.0, eps: float = 1e-10,
-            weight_decay: float = 0.0, *, eps_in_sqrt: bool = False) -> GradientTransformation:
+            weight_decay: float = 0.0, *, eps_in_sqrt: bool = False, nu_dtype: Any = None) -> GradientTransformation:
     """Adagrad: ``s' = s + g**2``; ``p' = p - learning_rate * g / (sqrt(s') + eps)``.
 
     ``chain(add_decayed_weights(weight_decay), scale_by_rss(...), scale_by_learning_rate(...))``.
@@ -154,6 +162,7 @@ def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 
       eps: > 0.
       weight_decay: >= 0; coupled L2.
       eps_in_sqrt: static; ``g / sqrt(s' + eps)`` instead.
+      nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the sum ``s``; see :func:`momentax.scale_by_rss`).
 
     Note:
       Defaults are torch.optim.Adagrad's (``initial_accumulator_value=0``, ``eps=1e-10``
@@ -162,6 +171,7 @@ def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: J. Duchi, E. Hazan, Y. Singer, JMLR 2011, https://jmlr.org/papers/v12/duchi11a.html.
 
@@ -172,12 +182,12 @@ def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 
       -0.5
     """
     return labelled_chain("adagrad", *_l2(weight_decay),
-                          scale_by_rss(initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt),
+                          scale_by_rss(initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt, nu_dtype=nu_dtype),
                           scale_by_learning_rate(learning_rate))
 
 
 def adadelta(learning_rate: ScalarOrSchedule = 1.0, rho: float = 0.9, eps: float = 1e-6,
-             weight_decay: float = 0.0) -> GradientTransformation:
+             weight_decay: float = 0.0, *, nu_dtype: Any = None) -> GradientTransformation:
     """Adadelta, with torch.optim.Adadelta's arithmetic and defaults.
 
     ``chain(add_decayed_weights(weight_decay), scale_by_adadelta(rho, eps),
@@ -188,6 +198,7 @@ def adadelta(learning_rate: ScalarOrSchedule = 1.0, rho: float = 0.9, eps: float
       rho: in [0, 1).
       eps: > 0.
       weight_decay: >= 0; coupled L2.
+      nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (both accumulators, ``nu`` and ``delta``).
 
     Note:
       Defaults equal torch's. optax 0.2.8's ``adadelta()`` with its default
@@ -195,6 +206,7 @@ def adadelta(learning_rate: ScalarOrSchedule = 1.0, rho: float = 0.9, eps: float
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: M. D. Zeiler, 2012, https://arxiv.org/abs/1212.5701.
 
@@ -204,12 +216,13 @@ def adadelta(learning_rate: ScalarOrSchedule = 1.0, rho: float = 0.9, eps: float
       >>> float(opt.update(jnp.array([1.0]), opt.init(jnp.zeros(1)))[0][0]) < 0
       True
     """
-    return labelled_chain("adadelta", *_l2(weight_decay), scale_by_adadelta(rho, eps),
+    return labelled_chain("adadelta", *_l2(weight_decay), scale_by_adadelta(rho, eps, nu_dtype=nu_dtype),
                           scale_by_learning_rate(learning_rate))
 
 
 def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
-            *, centered: bool = False, eps_in_sqrt: bool = False, weight_decay: float = 0.0) -> GradientTransformation:
+            *, centered: bool = False, eps_in_sqrt: bool = False, weight_decay: float = 0.0, mu_dtype: Any = None,
+            nu_dtype: Any = None) -> GradientTransformation:
     """RMSProp, with torch.optim.RMSprop's arithmetic and defaults.
 
     ::
@@ -227,6 +240,8 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.99, eps: float = 1
       centered: static.
       eps_in_sqrt: static; ``g / sqrt(nu' + eps)`` (optax's placement).
       weight_decay: >= 0; coupled L2.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``mu_dtype``: the centered
+        average of ``g`` and the momentum buffer; ``nu_dtype``: ``nu``).
 
     Note:
       torch: ``alpha=0.99``, eps outside the root. optax: ``decay=0.9``, eps inside the root,
@@ -235,6 +250,7 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.99, eps: float = 1
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: T. Tieleman, G. Hinton, 2012 (see :func:`momentax.scale_by_rms`).
 
@@ -244,9 +260,10 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.99, eps: float = 1
       >>> round(float(opt.update(jnp.array([3.0]), opt.init(jnp.zeros(1)))[0][0]), 6)
       -0.01
     """
-    parts = (*_l2(weight_decay), scale_by_rms(decay, eps, centered=centered, eps_in_sqrt=eps_in_sqrt))
+    parts = (*_l2(weight_decay), scale_by_rms(decay, eps, centered=centered, eps_in_sqrt=eps_in_sqrt,
+                                              mu_dtype=mu_dtype, nu_dtype=nu_dtype))
     if momentum:
-        parts += (trace(momentum),)
+        parts += (trace(momentum, mu_dtype=mu_dtype),)
     return labelled_chain("rmsprop", *parts, scale_by_learning_rate(learning_rate))
 
 
@@ -265,13 +282,14 @@ def adam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
       eps: > 0.
       eps_root: >= 0.
       weight_decay: >= 0; coupled L2.
-      mu_dtype, nu_dtype: static storage dtypes of the moments.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       Defaults equal torch's and optax's.
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: D. P. Kingma, J. Ba, ICLR 2015, https://arxiv.org/abs/1412.6980.
 
@@ -303,10 +321,11 @@ def adamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
       eps_root: >= 0.
       weight_decay: >= 0 (default 1e-2, torch's; optax's default is 1e-4).
       mask: static; which leaves to decay (see :func:`momentax.add_decayed_weights`).
-      mu_dtype, nu_dtype: static storage dtypes of the moments.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: I. Loshchilov, F. Hutter, ICLR 2019, https://arxiv.org/abs/1711.05101.
 

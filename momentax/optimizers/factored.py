@@ -6,6 +6,7 @@ from typing import Any
 
 from momentax.base import GradientTransformation
 from momentax.combine import labelled_chain
+from momentax.storage import check_storage
 from momentax.transforms.decay import Mask
 from momentax.transforms.factored import scale_by_factored_rms, scale_by_param_block_rms, scale_by_relative_step
 from momentax.transforms.moments import ema
@@ -19,7 +20,7 @@ def adafactor(learning_rate: ScalarOrSchedule = 1e-2, decay_rate: float = 0.8, e
               weight_decay: float = 0.0, mask: Mask | None = None, *, relative_step: bool = True,
               multiply_by_parameter_scale: bool = True, lr_coupled_decay: bool = True, clamp_eps: bool = False,
               factored: bool = True, factored_dims: str = "last", min_dim_size_to_factor: int = 1,
-              decay_offset: float = 0, mu_dtype: Any = None) -> GradientTransformation:
+              decay_offset: float = 0, mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
     """Adafactor: factored second moments, update clipping and relative step sizes.
 
     For step ``t`` (from 1), with ``b_t = 1 - t**(-decay_rate)``::
@@ -56,7 +57,8 @@ def adafactor(learning_rate: ScalarOrSchedule = 1e-2, decay_rate: float = 0.8, e
       factored_dims: see :func:`momentax.scale_by_factored_rms`.
       min_dim_size_to_factor: see :func:`momentax.scale_by_factored_rms`.
       decay_offset: see :func:`momentax.scale_by_factored_rms`.
-      mu_dtype: static storage dtype of the momentum (default: the parameter's dtype).
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``mu_dtype``: the momentum; ``nu_dtype``: the full second
+        moment of unfactored leaves; the factored statistics keep the parameter's dtype).
 
     Note:
       torch.optim.Adafactor(lr, beta2_decay, eps=(eps1, eps2), d, weight_decay) is exactly
@@ -80,6 +82,7 @@ def adafactor(learning_rate: ScalarOrSchedule = 1e-2, decay_rate: float = 0.8, e
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: N. Shazeer, M. Stern, "Adafactor: Adaptive Learning Rates with Sublinear Memory
     Cost", ICML 2018, https://arxiv.org/abs/1804.04235.
@@ -92,9 +95,10 @@ def adafactor(learning_rate: ScalarOrSchedule = 1e-2, decay_rate: float = 0.8, e
       >>> [round(x, 6) for x in u["w"][0].tolist()]
       [-0.02, -0.02, -0.02]
     """
+    check_storage("adafactor", mu_dtype=mu_dtype)  # also without momentum (b1 None), where no buffer takes it
     parts = [scale_by_factored_rms(decay_rate, eps, clipping_threshold, decay_offset=decay_offset, factored=factored,
                                    factored_dims=factored_dims, min_dim_size_to_factor=min_dim_size_to_factor,
-                                   clamp_eps=clamp_eps)]
+                                   clamp_eps=clamp_eps, nu_dtype=nu_dtype)]
     if multiply_by_parameter_scale:
         parts.append(scale_by_param_block_rms(min_scale))
     if b1:

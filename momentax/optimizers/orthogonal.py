@@ -50,7 +50,7 @@ def muon(learning_rate: ScalarOrSchedule, momentum: float = 0.95, weight_decay: 
          nesterov: bool = True, ns_coeffs: Sequence[float] = NS_COEFFS, ns_steps: int = 5, eps: float = 1e-7,
          debias: bool = False, clamp_eps: bool = False, adjust_lr: str | None = "original",
          consistent_rms: float = 0.2, fan_in_axis: int = -2, ns_dtype: Any = None, mu_dtype: Any = None,
-         muon_mask: Any | Callable[[Any], Any] | None = None, adam_learning_rate: ScalarOrSchedule | None = None,
+         nu_dtype: Any = None, muon_mask: Any | Callable[[Any], Any] | None = None, adam_learning_rate: ScalarOrSchedule | None = None,
          adam_b1: float = 0.9, adam_b2: float = 0.999, adam_eps: float = 1e-8, adam_eps_root: float = 0.0,
          adam_weight_decay: float = 0.0) -> GradientTransformation:
     """Muon (MomentUm Orthogonalized by Newton-Schulz) for matrices, AdamW for other leaves.
@@ -75,8 +75,10 @@ def muon(learning_rate: ScalarOrSchedule, momentum: float = 0.95, weight_decay: 
       learning_rate: >= 0, or a schedule.
       momentum: in [0, 1) (average form).
       weight_decay: >= 0; lr-coupled, as torch's ``p *= 1 - lr * weight_decay``.
-      nesterov, ns_coeffs, ns_steps, eps, debias, clamp_eps, adjust_lr, consistent_rms, fan_in_axis, ns_dtype, mu_dtype:
+      nesterov, ns_coeffs, ns_steps, eps, debias, clamp_eps, adjust_lr, consistent_rms, fan_in_axis, ns_dtype:
         see :func:`momentax.scale_by_muon`.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``mu_dtype``: Muon's momentum and the AdamW group's
+        first moment; ``nu_dtype``: the AdamW group's second moment).
       muon_mask: static; a tree of bools with the params' structure or a prefix of it
         (``True``: Muon), or a function ``params -> such a tree``; default: ``p.ndim >= 2``.
       adam_learning_rate: >= 0, a schedule, or ``None`` (use ``learning_rate``).
@@ -101,6 +103,7 @@ def muon(learning_rate: ScalarOrSchedule, momentum: float = 0.95, weight_decay: 
     Raises:
       ValueError: an argument out of range.
       TreeMismatchError: ``muon_mask`` does not fit the params tree.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: K. Jordan et al., "Muon: An optimizer for hidden layers in neural networks", 2024,
     https://kellerjordan.github.io/posts/muon/.
@@ -119,7 +122,7 @@ def muon(learning_rate: ScalarOrSchedule, momentum: float = 0.95, weight_decay: 
     if weight_decay:
         matrices.append(add_decayed_weights(weight_decay))
     matrices.append(scale_by_learning_rate(learning_rate))
-    others = [scale_by_adam(adam_b1, adam_b2, adam_eps, adam_eps_root, mu_dtype=mu_dtype)]
+    others = [scale_by_adam(adam_b1, adam_b2, adam_eps, adam_eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype)]
     if adam_weight_decay:
         others.append(add_decayed_weights(adam_weight_decay))
     others.append(scale_by_learning_rate(learning_rate if adam_learning_rate is None else adam_learning_rate))

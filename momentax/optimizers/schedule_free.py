@@ -35,7 +35,9 @@ def schedule_free_sgd(learning_rate: ScalarOrSchedule = 1.0, b1: float = 0.9, we
       warmup_steps: >= 0; linear warmup length.
       r: >= 0; polynomial weighting power.
       weight_lr_power: >= 0.
-      z_dtype: static storage dtype of ``z``.
+      z_dtype: static storage of the iterate ``z`` (not a moment; see
+        :func:`momentax.scale_by_schedule_free`): a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       Arithmetic and defaults are those of the reference ``SGDScheduleFree``. optax's
@@ -86,7 +88,8 @@ def schedule_free_adamw(learning_rate: ScalarOrSchedule = 0.0025, b1: float = 0.
       b1: in (0, 1). b2: in [0, 1). eps: > 0, outside the root.
       weight_decay: >= 0; decoupled, at ``y``, scaled by ``gamma``.
       warmup_steps, r, weight_lr_power: as :func:`schedule_free_sgd`.
-      z_dtype, nu_dtype: static storage dtypes.
+      nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the second moment ``nu``).
+      z_dtype: static storage of the iterate ``z``, as :func:`schedule_free_sgd`.
 
     Note:
       Arithmetic and defaults are those of the reference ``AdamWScheduleFree``. optax's
@@ -98,6 +101,7 @@ def schedule_free_adamw(learning_rate: ScalarOrSchedule = 0.0025, b1: float = 0.
 
     Raises:
       ValueError: an argument out of range, or ``update`` called without ``params``.
+      TypeError: ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: A. Defazio et al., "The Road Less Scheduled", NeurIPS 2024,
     https://arxiv.org/abs/2405.15682.

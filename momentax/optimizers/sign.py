@@ -13,6 +13,7 @@ from typing import Any
 from momentax.base import GradientTransformation
 from momentax.combine import labelled_chain
 from momentax.hyperparams import DECAY, rename_hyperparams, validate
+from momentax.storage import check_storage
 from momentax.transforms.decay import Mask, add_decayed_weights
 from momentax.transforms.moments import ema
 from momentax.transforms.scaling import ScalarOrSchedule, scale_by_learning_rate
@@ -76,7 +77,7 @@ def signum(learning_rate: ScalarOrSchedule, momentum: float = 0.9, weight_decay:
       momentum: in [0, 1); the paper's ``beta``; state ``momentum``.
       weight_decay: >= 0; decoupled decay, scaled by the learning rate.
       mask: static; which leaves to decay.
-      mu_dtype: static; storage dtype of the average (default: the parameter's dtype).
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the average; none is kept when ``momentum`` is 0).
 
     Note:
       With ``weight_decay=0`` this equals optax's ``signum`` (whose ``beta`` and
@@ -84,6 +85,7 @@ def signum(learning_rate: ScalarOrSchedule, momentum: float = 0.9, weight_decay:
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` is not a dtype or a storage spec.
 
     Source: J. Bernstein, Y.-X. Wang, K. Azizzadenesheli, A. Anandkumar, "signSGD: Compressed
     Optimisation for Non-Convex Problems", ICML 2018, https://arxiv.org/abs/1802.04434
@@ -99,6 +101,7 @@ def signum(learning_rate: ScalarOrSchedule, momentum: float = 0.9, weight_decay:
       [-0.1, 0.1]
     """
     validate("signum", momentum=(momentum, DECAY))  # named as the caller spelled it, not as ema's decay
+    check_storage("signum", mu_dtype=mu_dtype)  # also without momentum, where no buffer takes it
     parts = (rename_hyperparams(ema(momentum, debias=False, mu_dtype=mu_dtype), decay="momentum"),) if momentum else ()
     return labelled_chain("signum", *parts, scale_by_sign(), *_decoupled(weight_decay, mask),
                           scale_by_learning_rate(learning_rate))
@@ -126,13 +129,14 @@ def lion(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99, wei
       weight_decay: >= 0 (default 1e-3, optax's); decoupled decay scaled by the learning rate,
         as torch's AdamW and optax's ``lion``.
       mask: static; which leaves to decay.
-      mu_dtype: static; storage dtype of the momentum.
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the momentum).
 
     Note:
       Arithmetic and defaults equal optax's ``lion``.
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` is not a dtype or a storage spec.
 
     Source: X. Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023,
     https://arxiv.org/abs/2302.06675.

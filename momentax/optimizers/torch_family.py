@@ -6,6 +6,8 @@ Each is one chain of transforms with no array math; the rules are in
 
 from __future__ import annotations
 
+from typing import Any
+
 from momentax.base import GradientTransformation
 from momentax.combine import labelled_chain
 from momentax.transforms.averaging import average_iterates, scale_by_asgd
@@ -54,7 +56,7 @@ def rprop(learning_rate: float = 1e-2, eta_minus: float = 0.5, eta_plus: float =
 
 
 def asgd(learning_rate: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, t0: float = 1e6,
-         weight_decay: float = 0.0) -> GradientTransformation:
+         weight_decay: float = 0.0, *, mu_dtype: Any = None) -> GradientTransformation:
     """Averaged SGD: a decaying SGD step plus a running average of the iterates from ``t0`` on.
 
     ::
@@ -74,6 +76,7 @@ def asgd(learning_rate: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, 
       alpha: >= 0; power of the decay of ``eta_t``.
       t0: >= 0; the step at which averaging starts.
       weight_decay: >= 0; coupled L2.
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the average ``ax``; see :func:`momentax.average_iterates`).
 
     Note:
       Defaults and arithmetic equal torch.optim.ASGD's (whose average is ``state["ax"]``);
@@ -81,6 +84,7 @@ def asgd(learning_rate: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, 
 
     Raises:
       ValueError: an argument out of range, or ``update`` called without ``params``.
+      TypeError: ``mu_dtype`` is not a dtype or a storage spec.
 
     Source: B. T. Polyak, A. B. Juditsky, SIAM J. Control Optim. 1992,
     https://doi.org/10.1137/0330046.
@@ -97,4 +101,5 @@ def asgd(learning_rate: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, 
       (3.0, 2.5)
     """
     parts = (add_decayed_weights(weight_decay),) if weight_decay else ()
-    return labelled_chain("asgd", *parts, scale_by_asgd(learning_rate, lambd, alpha), average_iterates(t0))
+    return labelled_chain("asgd", *parts, scale_by_asgd(learning_rate, lambd, alpha),
+                          average_iterates(t0, mu_dtype=mu_dtype))

@@ -7,8 +7,11 @@ grouped into leaves is part of the algorithm.
 
 from __future__ import annotations
 
+from typing import Any
+
 from momentax.base import GradientTransformation
 from momentax.combine import labelled_chain
+from momentax.storage import check_storage
 from momentax.transforms.adaptive import scale_by_adam
 from momentax.transforms.decay import Mask, add_decayed_weights
 from momentax.transforms.momentum import trace
@@ -19,7 +22,8 @@ __all__ = ["lamb", "lars"]
 
 
 def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-6,
-         eps_root: float = 0.0, weight_decay: float = 0.0, mask: Mask | None = None) -> GradientTransformation:
+         eps_root: float = 0.0, weight_decay: float = 0.0, mask: Mask | None = None, *, mu_dtype: Any = None,
+         nu_dtype: Any = None) -> GradientTransformation:
     """LAMB: Adam's direction plus decoupled decay, rescaled per leaf by a trust ratio.
 
     For each leaf::
@@ -37,6 +41,7 @@ def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
       eps_root: >= 0.
       weight_decay: >= 0; decoupled decay inside the trust-ratio numerator.
       mask: static; which leaves to decay (all leaves get the trust ratio).
+      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       Arithmetic and defaults equal optax's ``lamb``. The paper's scaling function
@@ -47,6 +52,7 @@ def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
 
     Raises:
       ValueError: an argument out of range, or ``update`` called without ``params``.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a dtype or a storage spec.
 
     Source: Y. You, J. Li, S. Reddi, J. Hseu, S. Kumar, S. Bhojanapalli, X. Song, J. Demmel,
     K. Keutzer, C.-J. Hsieh, "Large Batch Optimization for Deep Learning: Training BERT in
@@ -59,7 +65,7 @@ def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
       >>> [round(x, 4) for x in opt.update(jnp.array([1.0, 1.0]), opt.init(p), p)[0].tolist()]
       [-0.3536, -0.3536]
     """
-    parts = (scale_by_adam(b1, b2, eps, eps_root),)
+    parts = (scale_by_adam(b1, b2, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype),)
     if weight_decay:
         parts += (add_decayed_weights(weight_decay, mask),)
     return labelled_chain("lamb", *parts, scale_by_trust_ratio(), scale_by_learning_rate(learning_rate))
@@ -67,7 +73,7 @@ def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
 
 def lars(learning_rate: ScalarOrSchedule, weight_decay: float = 0.0, mask: Mask | None = None,
          trust_coefficient: float = 0.001, eps: float = 0.0, trust_ratio_mask: Mask | None = None,
-         momentum: float = 0.9, nesterov: bool = False) -> GradientTransformation:
+         momentum: float = 0.9, nesterov: bool = False, *, mu_dtype: Any = None) -> GradientTransformation:
     """LARS: SGD with momentum on layer-wise trust-ratio-scaled gradients.
 
     For each leaf::
@@ -92,6 +98,7 @@ def lars(learning_rate: ScalarOrSchedule, weight_decay: float = 0.0, mask: Mask 
         ``None`` for all. Biases and normalisation scales are commonly excluded.
       momentum: in [0, 1); sum-form (heavy-ball) momentum, as torch.optim.SGD.
       nesterov: static; needs ``momentum > 0``.
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the momentum buffer).
 
     Note:
       The learning rate is applied after the momentum buffer, as everywhere in momentax;
@@ -103,6 +110,7 @@ def lars(learning_rate: ScalarOrSchedule, weight_decay: float = 0.0, mask: Mask 
     Raises:
       ValueError: an argument out of range, ``nesterov`` with zero momentum, or ``update``
         called without ``params``.
+      TypeError: ``mu_dtype`` is not a dtype or a storage spec.
 
     Source: Y. You, I. Gitman, B. Ginsburg, "Large Batch Training of Convolutional Networks",
     2017, https://arxiv.org/abs/1708.03888.
@@ -116,8 +124,9 @@ def lars(learning_rate: ScalarOrSchedule, weight_decay: float = 0.0, mask: Mask 
     """
     if nesterov and momentum <= 0:
         raise ValueError("lars: Nesterov momentum requires momentum > 0.")
+    check_storage("lars", mu_dtype=mu_dtype)  # also without momentum, where no buffer takes it
     parts = (add_decayed_weights(weight_decay, mask),) if weight_decay else ()
     parts += (scale_by_trust_ratio(0.0, trust_coefficient, eps, mask=trust_ratio_mask),)
     if momentum:
-        parts += (trace(momentum, nesterov=nesterov),)
+        parts += (trace(momentum, nesterov=nesterov, mu_dtype=mu_dtype),)
     return labelled_chain("lars", *parts, scale_by_learning_rate(learning_rate))

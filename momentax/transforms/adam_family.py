@@ -11,6 +11,7 @@ from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, NONNEGATIVE, POSITIVE, Hyperparams, default_float, validate
 from momentax.math import adam_family as rules
+from momentax.storage import check_storage, state_like
 from momentax.transforms.adaptive import ScaleByAdamState
 
 __all__ = [
@@ -64,8 +65,10 @@ def scale_by_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_
       eps_root: >= 0; state ``eps_root`` (inside the root).
       debias_before_max: static; ``False`` is torch.optim.Adam(amsgrad=True), ``True`` is
         optax's ``scale_by_amsgrad``.
-      mu_dtype, nu_dtype: static storage dtypes of the first moment and of ``nu``/``nu_max``
-        (default: the parameter's dtype). Arithmetic runs in at least float32.
+      mu_dtype, nu_dtype: static storage of ``mu`` and of ``nu`` and ``nu_max``: ``None``
+        (the parameter's dtype), a dtype, :func:`momentax.stochastic_rounding` or
+        :func:`momentax.blockwise_8bit`. Arithmetic runs in at least float32; with 8-bit or
+        rounded storage the stored ``nu_max`` is the maximum up to one rounding.
 
     Shapes and dtypes: ``mu``, ``nu``, ``nu_max`` have each parameter's shape; updates keep
     the gradient's dtype.
@@ -78,6 +81,7 @@ def scale_by_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: S. J. Reddi, S. Kale, S. Kumar, "On the Convergence of Adam and Beyond", ICLR 2018,
@@ -95,10 +99,13 @@ def scale_by_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_
     where = "scale_by_amsgrad"
     specs = validate(where, b1=(b1, DECAY), b2=(b2, DECAY), eps=(eps, POSITIVE), eps_root=(eps_root, NONNEGATIVE))
 
+    check_storage(where, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+
     def init(params):
         _check_init(params, where)
-        return ScaleByAmsgradState(init_count(), trees.zeros_like_tree(params, mu_dtype),
-                                   trees.zeros_like_tree(params, nu_dtype), trees.zeros_like_tree(params, nu_dtype),
+        return ScaleByAmsgradState(init_count(), state_like(params, mu_dtype, salt="mu"),
+                                   state_like(params, nu_dtype, salt="nu", signed=False),
+                                   state_like(params, nu_dtype, salt="nu_max", signed=False),
                                    Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
@@ -124,12 +131,12 @@ class ScaleByAdamaxState(NamedTuple):
 
     count: jax.Array  # int32 scalar: steps taken, saturating
     mu: Any  # tree like params: first moment, in mu_dtype (default: param dtype)
-    nu: Any  # tree like params: exponentially weighted infinity norm max(b2 nu, |g| + eps) (param dtype)
+    nu: Any  # tree like params: weighted infinity norm max(b2 nu, |g| + eps), in nu_dtype (default: param dtype)
     hyperparams: Hyperparams  # {"b1", "b2", "eps"}
 
 
 def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *,
-                    mu_dtype: Any = None) -> GradientTransformation:
+                    mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
     """Adamax: Adam's step with an exponentially weighted infinity norm in the denominator.
 
     For step ``t`` (from 1), with ``m`` and ``n`` starting at zero::
@@ -142,7 +149,9 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *,
       b1: in [0, 1); state ``b1``.
       b2: in [0, 1); state ``b2``.
       eps: > 0; state ``eps`` (inside the maximum, so ``n' >= eps``).
-      mu_dtype: static storage dtype of the first moment (default: the parameter's dtype).
+      mu_dtype, nu_dtype: static storage of ``mu`` and of the norm ``nu`` (nonnegative):
+        ``None`` (the parameter's dtype), a dtype, :func:`momentax.stochastic_rounding` or
+        :func:`momentax.blockwise_8bit`. Arithmetic runs in at least float32.
 
     Shapes and dtypes: ``mu`` and ``nu`` have each parameter's shape; updates keep the
     gradient's dtype.
@@ -153,6 +162,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *,
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
@@ -167,11 +177,12 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *,
     """
     where = "scale_by_adamax"
     specs = validate(where, b1=(b1, DECAY), b2=(b2, DECAY), eps=(eps, POSITIVE))
+    check_storage(where, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
 
     def init(params):
         _check_init(params, where)
-        return ScaleByAdamaxState(init_count(), trees.zeros_like_tree(params, mu_dtype), trees.zeros_like_tree(params),
-                                  Hyperparams.create(specs))
+        return ScaleByAdamaxState(init_count(), state_like(params, mu_dtype, salt="mu"),
+                                  state_like(params, nu_dtype, salt="nu", signed=False), Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra
@@ -186,7 +197,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *,
         return out, ScaleByAdamaxState(count, mu, nu, h)
 
     return GradientTransformation(init, update, name=where, hyper={"b1": b1, "b2": b2, "eps": eps},
-                                  static={"mu_dtype": mu_dtype})
+                                  static={"mu_dtype": mu_dtype, "nu_dtype": nu_dtype})
 
 
 class ScaleByNadamState(NamedTuple):
@@ -224,8 +235,9 @@ def scale_by_nadam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
       momentum_decay: ``None`` (static: constant momentum) or >= 0, state ``momentum_decay``
         (torch's default is 4e-3). ``0`` is not the constant form: it gives ``mu_t = b1 / 2``,
         as torch does.
-      mu_dtype, nu_dtype: static storage dtypes of the moments (default: the parameter's
-        dtype). Arithmetic runs in at least float32.
+      mu_dtype, nu_dtype: static storage of ``mu`` and ``nu``: ``None`` (the parameter's
+        dtype), a dtype, :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`.
+        Arithmetic runs in at least float32.
 
     Shapes and dtypes: ``mu``, ``nu`` have each parameter's shape; ``mu_product`` is a scalar
     of the default float dtype; updates keep the gradient's dtype.
@@ -236,6 +248,7 @@ def scale_by_nadam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: T. Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop,
@@ -253,12 +266,14 @@ def scale_by_nadam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
     specs = validate(where, b1=(b1, DECAY), b2=(b2, DECAY), eps=(eps, POSITIVE), eps_root=(eps_root, NONNEGATIVE))
     if scheduled:
         specs.update(validate(where, momentum_decay=(momentum_decay, NONNEGATIVE)))
+    check_storage(where, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
 
     def init(params):
         _check_init(params, where)
         product = jnp.ones([], default_float()) if scheduled else None
-        return ScaleByNadamState(init_count(), trees.zeros_like_tree(params, mu_dtype),
-                                 trees.zeros_like_tree(params, nu_dtype), product, Hyperparams.create(specs))
+        return ScaleByNadamState(init_count(), state_like(params, mu_dtype, salt="mu"),
+                                 state_like(params, nu_dtype, salt="nu", signed=False), product,
+                                 Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra
@@ -311,7 +326,9 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
       eps: > 0; state ``eps``, added to ``sqrt(v')`` before the bias correction (torch).
       eps_root: >= 0; state ``eps_root`` (inside the root, in units of the corrected moment).
       threshold: > 4; state ``threshold`` (torch uses 5; below it the step is momentum only).
-      mu_dtype, nu_dtype: static storage dtypes of the moments (default: the parameter's dtype).
+      mu_dtype, nu_dtype: static storage of ``mu`` and ``nu``: ``None`` (the parameter's
+        dtype), a dtype, :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`.
+        Arithmetic runs in at least float32.
 
     Shapes and dtypes: the state is :class:`momentax.ScaleByAdamState`; updates keep the
     gradient's dtype.
@@ -324,6 +341,7 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: L. Liu, H. Jiang, P. He, W. Chen, X. Liu, J. Gao, J. Han, "On the Variance of the
@@ -339,11 +357,12 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
     where = "scale_by_radam"
     specs = validate(where, b1=(b1, DECAY), b2=(b2, DECAY), eps=(eps, POSITIVE), eps_root=(eps_root, NONNEGATIVE),
                      threshold=(threshold, _ABOVE_FOUR))
+    check_storage(where, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
 
     def init(params):
         _check_init(params, where)
-        return ScaleByAdamState(init_count(), trees.zeros_like_tree(params, mu_dtype),
-                                trees.zeros_like_tree(params, nu_dtype), Hyperparams.create(specs))
+        return ScaleByAdamState(init_count(), state_like(params, mu_dtype, salt="mu"),
+                                state_like(params, nu_dtype, salt="nu", signed=False), Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra

@@ -6,22 +6,22 @@ from typing import Any, NamedTuple
 
 import jax
 
-from momentax import storage, trees
+from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, NONNEGATIVE, POSITIVE, Hyperparams, validate
 from momentax.math import classic as rules
-
+from momentax.storage import check_storage, state_like
 
 
 class ScaleByRssState(NamedTuple):
     """State of :func:`scale_by_rss`."""
 
-    sum_of_squares: Any  # tree like params: running sum of g**2 (param dtype)
+    sum_of_squares: Any  # tree like params: running sum of g**2, stored as nu_dtype (default: param dtype)
     hyperparams: Hyperparams  # {"eps"}
 
 
 def scale_by_rss(initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
-                 eps_in_sqrt: bool = False) -> GradientTransformation:
+                 eps_in_sqrt: bool = False, nu_dtype: Any = None) -> GradientTransformation:
     """Adagrad's scaling by the root of the summed squared gradients.
 
     ``s' = s + g**2``, ``u = g / (sqrt(s') + eps)``; with ``eps_in_sqrt``, ``u = g / sqrt(s' + eps)``.
@@ -31,6 +31,11 @@ def scale_by_rss(initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
       initial_accumulator_value: >= 0; static (it only sets the initial state).
       eps: > 0; state ``eps``.
       eps_in_sqrt: static.
+      nu_dtype: static storage of ``s``: ``None`` (the parameter's dtype), a dtype,
+        :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit` (unsigned map);
+        the start value is written through it. Arithmetic runs in at least float32. ``s``
+        only grows, so once ``g**2`` is below half a unit in the last place of ``s`` a
+        round-to-nearest bfloat16 sum stops growing; stochastic rounding keeps it unbiased.
 
     Note:
       The defaults are torch.optim.Adagrad's (accumulator 0, ``eps=1e-10`` outside the root).
@@ -38,6 +43,7 @@ def scale_by_rss(initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``nu_dtype`` is not a storage spec.
 
     Source: J. Duchi, E. Hazan, Y. Singer, "Adaptive Subgradient Methods for Online Learning
     and Stochastic Optimization", JMLR 2011, https://jmlr.org/papers/v12/duchi11a.html.
@@ -51,10 +57,11 @@ def scale_by_rss(initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
     where = "scale_by_rss"
     validate(where, initial_accumulator_value=(initial_accumulator_value, NONNEGATIVE))
     specs = validate(where, eps=(eps, POSITIVE))
+    check_storage(where, nu_dtype=nu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        acc = jax.tree.map(lambda z: z + initial_accumulator_value, trees.zeros_like_tree(params))
+        acc = state_like(params, nu_dtype, salt="sum_of_squares", signed=False, initial=initial_accumulator_value)
         return ScaleByRssState(acc, Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
@@ -66,19 +73,20 @@ def scale_by_rss(initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
 
     return GradientTransformation(init, update, name=where, hyper={"eps": eps},
                                   static={"initial_accumulator_value": initial_accumulator_value,
-                                          "eps_in_sqrt": eps_in_sqrt})
+                                          "eps_in_sqrt": eps_in_sqrt, "nu_dtype": nu_dtype})
 
 
 class ScaleByRmsState(NamedTuple):
     """State of :func:`scale_by_rms`."""
 
-    nu: Any  # tree like params: EMA of g**2 (param dtype)
-    mu: Any  # tree like params: EMA of g when centered, else None
+    nu: Any  # tree like params: EMA of g**2, stored as nu_dtype (default: param dtype)
+    mu: Any  # tree like params: EMA of g when centered (stored as mu_dtype), else None
     hyperparams: Hyperparams  # {"decay", "eps"}
 
 
 def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, *, centered: bool = False,
-                 eps_in_sqrt: bool = False, initial_scale: float = 0.0) -> GradientTransformation:
+                 eps_in_sqrt: bool = False, initial_scale: float = 0.0, mu_dtype: Any = None,
+                 nu_dtype: Any = None) -> GradientTransformation:
     """RMSProp's scaling by a moving average of squared gradients.
 
     ::
@@ -96,6 +104,10 @@ def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, *, centered: bool = Fal
       centered: static; divide by the estimated variance instead of the second moment.
       eps_in_sqrt: static.
       initial_scale: >= 0; static.
+      mu_dtype, nu_dtype: static storage of ``mu`` (centered only) and ``nu``: ``None`` (the
+        parameter's dtype), a dtype, :func:`momentax.stochastic_rounding` or
+        :func:`momentax.blockwise_8bit`; ``initial_scale`` is written through ``nu_dtype``.
+        Arithmetic runs in at least float32.
 
     Note:
       The defaults are torch.optim.RMSprop's (``alpha=0.99``, ``eps=1e-8`` outside the root).
@@ -103,6 +115,7 @@ def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, *, centered: bool = Fal
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a storage spec.
 
     Source: T. Tieleman, G. Hinton, "Lecture 6.5 - rmsprop", COURSERA: Neural Networks for
     Machine Learning, 2012, https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf;
@@ -118,11 +131,12 @@ def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, *, centered: bool = Fal
     where = "scale_by_rms"
     validate(where, initial_scale=(initial_scale, NONNEGATIVE))
     specs = validate(where, decay=(decay, DECAY), eps=(eps, POSITIVE))
+    check_storage(where, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        nu = jax.tree.map(lambda z: z + initial_scale, trees.zeros_like_tree(params))
-        mu = trees.zeros_like_tree(params) if centered else None
+        nu = state_like(params, nu_dtype, salt="nu", signed=False, initial=initial_scale)
+        mu = state_like(params, mu_dtype, salt="mu") if centered else None
         return ScaleByRmsState(nu, mu, Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
@@ -139,18 +153,19 @@ def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, *, centered: bool = Fal
 
     return GradientTransformation(init, update, name=where, hyper={"decay": decay, "eps": eps},
                                   static={"centered": centered, "eps_in_sqrt": eps_in_sqrt,
-                                          "initial_scale": initial_scale or None})
+                                          "initial_scale": initial_scale or None, "mu_dtype": mu_dtype,
+                                          "nu_dtype": nu_dtype})
 
 
 class ScaleByAdadeltaState(NamedTuple):
     """State of :func:`scale_by_adadelta`."""
 
-    nu: Any  # tree like params: EMA of g**2 (param dtype)
-    delta: Any  # tree like params: EMA of squared updates (param dtype)
+    nu: Any  # tree like params: EMA of g**2, stored as nu_dtype (default: param dtype)
+    delta: Any  # tree like params: EMA of squared updates, stored as nu_dtype (default: param dtype)
     hyperparams: Hyperparams  # {"rho", "eps"}
 
 
-def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransformation:
+def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6, *, nu_dtype: Any = None) -> GradientTransformation:
     """Adadelta's unit-corrected step.
 
     ::
@@ -162,6 +177,10 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
     Args:
       rho: in [0, 1); state ``rho``.
       eps: > 0; state ``eps``.
+      nu_dtype: static storage of both accumulators ``nu`` and ``delta`` (each a nonnegative
+        average of squares; Adadelta has no first moment): ``None`` (the parameter's dtype),
+        a dtype, :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`.
+        Arithmetic runs in at least float32.
 
     Note:
       Defaults and arithmetic are torch.optim.Adadelta's; apply it with a learning rate of
@@ -169,6 +188,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``nu_dtype`` is not a storage spec.
 
     Source: M. D. Zeiler, "ADADELTA: An Adaptive Learning Rate Method", 2012,
     https://arxiv.org/abs/1212.5701.
@@ -181,11 +201,13 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
     """
     where = "scale_by_adadelta"
     specs = validate(where, rho=(rho, DECAY), eps=(eps, POSITIVE))
+    check_storage(where, nu_dtype=nu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        zeros = trees.zeros_like_tree(params)
-        return ScaleByAdadeltaState(zeros, trees.zeros_like_tree(params), Hyperparams.create(specs))
+        return ScaleByAdadeltaState(state_like(params, nu_dtype, salt="nu", signed=False),
+                                    state_like(params, nu_dtype, salt="delta", signed=False),
+                                    Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra
@@ -195,7 +217,8 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
                                     where=where)
         return out, ScaleByAdadeltaState(nu, delta, h)
 
-    return GradientTransformation(init, update, name=where, hyper={"rho": rho, "eps": eps})
+    return GradientTransformation(init, update, name=where, hyper={"rho": rho, "eps": eps},
+                                  static={"nu_dtype": nu_dtype})
 
 
 class ScaleByAdamState(NamedTuple):
@@ -223,11 +246,13 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_roo
       eps: > 0; state ``eps`` (outside the root, as torch and optax).
       eps_root: >= 0; state ``eps_root`` (inside the root; keeps the gradient of the update
         finite when differentiating through the optimizer).
-      mu_dtype, nu_dtype: static; storage dtypes of the moments (default: the parameter's
-        dtype). Arithmetic runs in at least float32.
+      mu_dtype, nu_dtype: static storage of ``m`` and ``v``: ``None`` (the parameter's dtype),
+        a dtype, :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`
+        (signed map for ``m``, unsigned for ``v``). Arithmetic runs in at least float32.
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
@@ -241,11 +266,12 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_roo
     """
     where = "scale_by_adam"
     specs = validate(where, b1=(b1, DECAY), b2=(b2, DECAY), eps=(eps, POSITIVE), eps_root=(eps_root, NONNEGATIVE))
+    check_storage(where, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        return ScaleByAdamState(init_count(), storage.zeros_like_tree(params, mu_dtype, salt="mu"),
-                                storage.zeros_like_tree(params, nu_dtype, salt="nu", signed=False),
+        return ScaleByAdamState(init_count(), state_like(params, mu_dtype, salt="mu"),
+                                state_like(params, nu_dtype, salt="nu", signed=False),
                                 Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):

@@ -15,6 +15,8 @@ from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import NONNEGATIVE, Hyperparams, validate
 from momentax.math import averaging as rules
+from momentax.storage import check_storage, state_like
+from momentax.trees import Stored
 
 __all__ = ["ScaleByAsgdState", "AverageIteratesState", "scale_by_asgd", "average_iterates"]
 
@@ -94,7 +96,7 @@ class AverageIteratesState(NamedTuple):
     """State of :func:`average_iterates`; :func:`momentax.eval_params` returns its average."""
 
     count: jax.Array  # int32 scalar: steps taken, saturating
-    ax: Any  # tree like params: the averaged parameters (param dtype); zeros before the first step
+    ax: Any  # tree like params: the averaged parameters, in mu_dtype (default: param dtype); zeros at first
     hyperparams: Hyperparams  # {"t0"}
 
     def eval_params(self, params: Any) -> Any:
@@ -102,12 +104,13 @@ class AverageIteratesState(NamedTuple):
         started = self.count > 0
 
         def pick(p, a):
+            a = a.load() if isinstance(a, Stored) else a
             return jnp.where(started, a, p).astype(p.dtype)
 
-        return jax.tree.map(pick, params, self.ax)
+        return jax.tree.map(pick, params, self.ax, is_leaf=lambda x: isinstance(x, Stored))
 
 
-def average_iterates(t0: float = 1e6) -> GradientTransformation:
+def average_iterates(t0: float = 1e6, *, mu_dtype: Any = None) -> GradientTransformation:
     """Keeps the running average of the parameters from step ``t0`` on; updates pass unchanged.
 
     With ``p' = p + u`` the parameters after this step ``t`` (from 1)::
@@ -121,9 +124,15 @@ def average_iterates(t0: float = 1e6) -> GradientTransformation:
 
     Args:
       t0: >= 0; state ``t0`` (the step at which averaging starts; torch's default 1e6).
+      mu_dtype: static storage of the average ``ax`` (the first moment of the iterates):
+        ``None`` (the parameter's dtype), a dtype, :func:`momentax.stochastic_rounding` or
+        :func:`momentax.blockwise_8bit`. Arithmetic runs in at least float32. The average
+        moves by ``(p' - ax) / t``: a round-to-nearest bfloat16 ``ax`` stops following once
+        that is below half its last place, and an 8-bit ``ax`` is off by its rounding, so
+        prefer stochastic rounding to save memory here.
 
-    Shapes and dtypes: ``ax`` has each parameter's shape and dtype; updates are returned as
-    given.
+    Shapes and dtypes: ``ax`` has each parameter's shape (and, by default, dtype); updates are
+    returned as given.
 
     Note:
       Place it last in the chain: it computes ``p'`` from the updates it receives, exactly as
@@ -131,6 +140,7 @@ def average_iterates(t0: float = 1e6) -> GradientTransformation:
 
     Raises:
       ValueError: ``t0`` out of range, or ``update`` called without ``params``.
+      TypeError: ``mu_dtype`` is not a storage spec.
       TreeMismatchError: the params' tree differs from the updates' tree.
 
     Source: B. T. Polyak, A. B. Juditsky, "Acceleration of Stochastic Approximation by
@@ -149,18 +159,21 @@ def average_iterates(t0: float = 1e6) -> GradientTransformation:
     """
     where = "average_iterates"
     specs = validate(where, t0=(t0, NONNEGATIVE))
+    check_storage(where, mu_dtype=mu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        return AverageIteratesState(init_count(), trees.zeros_like_tree(params), Hyperparams.create(specs))
+        return AverageIteratesState(init_count(), state_like(params, mu_dtype, salt="ax"), Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del extra
         _need_params(params, where)
         count = safe_increment(state.count)
         mu = rules.averaging_weight(state.hyperparams["t0"], count)
-        (ax,) = trees.lift(lambda u, p, a: rules.average(p, u, a, mu), updates, params, state.ax,
-                           names=("updates", "params", "state.ax"), where=where)
+        # The rule passes u through as its first output so that the new average is output 1,
+        # written back through the storage of input 0 (state.ax).
+        _, ax = trees.lift(lambda u, a, p: (u, *rules.average(p, u, a, mu)), updates, state.ax, params,
+                           names=("updates", "state.ax", "params"), where=where)
         return updates, AverageIteratesState(count, ax, state.hyperparams)
 
-    return GradientTransformation(init, update, name=where, hyper={"t0": t0})
+    return GradientTransformation(init, update, name=where, hyper={"t0": t0}, static={"mu_dtype": mu_dtype})

@@ -11,19 +11,20 @@ from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, NONNEGATIVE, POSITIVE, Hyperparams, validate
 from momentax.math import belief as rules
+from momentax.storage import check_storage, state_like
 
 
 class ScaleByBeliefState(NamedTuple):
     """State of :func:`scale_by_belief`."""
 
     count: jax.Array  # int32 scalar: steps taken, saturating
-    mu: Any  # tree like params: EMA of g (param dtype)
-    nu: Any  # tree like params: EMA of (g - mu)**2 plus eps_root per step (param dtype)
+    mu: Any  # tree like params: EMA of g, in mu_dtype (default: param dtype)
+    nu: Any  # tree like params: EMA of (g - mu)**2 plus eps_root per step, in nu_dtype (default: param dtype)
     hyperparams: Hyperparams  # {"b1", "b2", "eps", "eps_root"}
 
 
 def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_root: float = 1e-16, *,
-                    nesterov: bool = False) -> GradientTransformation:
+                    nesterov: bool = False, mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
     """AdaBelief's scaling by the "belief" in the gradient: the spread of ``g`` around its EMA.
 
     For step ``t`` (from 1), with ``m`` and ``s`` starting at zero::
@@ -40,6 +41,9 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_
       eps_root: >= 0; state ``eps_root``, added to the stored ``s`` every step (the paper's
         ``epsilon`` inside ``s_t``).
       nesterov: static; use the Nesterov form of the first moment.
+      mu_dtype, nu_dtype: static storage of ``m`` and ``s``: ``None`` (the parameter's dtype),
+        a dtype, :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`.
+        Arithmetic runs in at least float32.
 
     Note:
       Arithmetic and defaults equal optax's ``scale_by_belief`` (``eps = eps_root = 1e-16``,
@@ -48,6 +52,7 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: J. Zhuang, T. Tang, Y. Ding, S. Tatikonda, N. Dvornek, X. Papademetris,
@@ -63,11 +68,12 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_
     """
     where = "scale_by_belief"
     specs = validate(where, b1=(b1, DECAY), b2=(b2, DECAY), eps=(eps, POSITIVE), eps_root=(eps_root, NONNEGATIVE))
+    check_storage(where, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        return ScaleByBeliefState(init_count(), trees.zeros_like_tree(params), trees.zeros_like_tree(params),
-                                  Hyperparams.create(specs))
+        return ScaleByBeliefState(init_count(), state_like(params, mu_dtype, salt="mu"),
+                                  state_like(params, nu_dtype, salt="nu", signed=False), Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra
@@ -83,20 +89,21 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16, eps_
 
     return GradientTransformation(init, update, name=where,
                                   hyper={"b1": b1, "b2": b2, "eps": eps, "eps_root": eps_root},
-                                  static={"nesterov": nesterov or None})
+                                  static={"nesterov": nesterov or None, "mu_dtype": mu_dtype, "nu_dtype": nu_dtype})
 
 
 class ScaleByYogiState(NamedTuple):
     """State of :func:`scale_by_yogi`."""
 
     count: jax.Array  # int32 scalar: steps taken, saturating
-    mu: Any  # tree like params: first moment (param dtype)
-    nu: Any  # tree like params: additive second moment (param dtype)
+    mu: Any  # tree like params: first moment, in mu_dtype (default: param dtype)
+    nu: Any  # tree like params: additive second moment (stays >= 0), in nu_dtype (default: param dtype)
     hyperparams: Hyperparams  # {"b1", "b2", "eps", "eps_root"}
 
 
 def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_root: float = 0.0,
-                  initial_accumulator_value: float = 1e-6) -> GradientTransformation:
+                  initial_accumulator_value: float = 1e-6, *, mu_dtype: Any = None,
+                  nu_dtype: Any = None) -> GradientTransformation:
     """Yogi's scaling: Adam with an additive, sign-controlled second-moment update.
 
     For step ``t`` (from 1), with ``m`` and ``v`` starting at ``initial_accumulator_value``::
@@ -110,6 +117,9 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
       eps: > 0; state ``eps``, outside the root (default 1e-3, the paper's).
       eps_root: >= 0; state ``eps_root``, inside the root.
       initial_accumulator_value: >= 0; static (it only sets the initial state).
+      mu_dtype, nu_dtype: static storage of ``m`` and ``v``: ``None`` (the parameter's dtype),
+        a dtype, :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`; the
+        start value is written through them. Arithmetic runs in at least float32.
 
     Note:
       Both moments start at ``initial_accumulator_value``, as in the authors' TensorFlow
@@ -118,6 +128,7 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: M. Zaheer, S. Reddi, D. Sachan, S. Kale, S. Kumar, "Adaptive Methods for Nonconvex
@@ -135,13 +146,14 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
     validate(where, initial_accumulator_value=(initial_accumulator_value, NONNEGATIVE))
     specs = validate(where, b1=(b1, DECAY), b2=(b2, DECAY), eps=(eps, POSITIVE), eps_root=(eps_root, NONNEGATIVE))
 
+    check_storage(where, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+
     def init(params):
         trees.check_float_leaves(params, "params", where)
-
-        def start():
-            return jax.tree.map(lambda z: z + initial_accumulator_value, trees.zeros_like_tree(params))
-
-        return ScaleByYogiState(init_count(), start(), start(), Hyperparams.create(specs))
+        start = initial_accumulator_value
+        return ScaleByYogiState(init_count(), state_like(params, mu_dtype, salt="mu", initial=start),
+                                state_like(params, nu_dtype, salt="nu", signed=False, initial=start),
+                                Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra
@@ -157,7 +169,8 @@ def scale_by_yogi(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-3, eps_roo
 
     return GradientTransformation(init, update, name=where,
                                   hyper={"b1": b1, "b2": b2, "eps": eps, "eps_root": eps_root},
-                                  static={"initial_accumulator_value": initial_accumulator_value})
+                                  static={"initial_accumulator_value": initial_accumulator_value,
+                                          "mu_dtype": mu_dtype, "nu_dtype": nu_dtype})
 
 
 class ScaleByNovogradState(NamedTuple):
@@ -192,8 +205,10 @@ def scale_by_novograd(b1: float = 0.9, b2: float = 0.25, eps: float = 1e-8, eps_
       weight_decay: >= 0; L2 decay added inside the momentum. Zero leaves the term out (then
         ``update`` needs no ``params`` and the state has no ``weight_decay``); construct with
         a non-zero value to be able to change it between steps.
-      mu_dtype: static; storage dtype of ``m`` (default: the parameter's dtype). ``v`` is
-        kept in float32 or the parameter's dtype if wider.
+      mu_dtype: static storage of ``m``: ``None`` (the parameter's dtype), a dtype,
+        :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`. ``v`` is
+        one scalar per leaf, kept in float32 or the parameter's dtype if wider: storing it
+        smaller saves nothing, so there is no ``nu_dtype``.
 
     Note:
       Arithmetic equals optax's ``scale_by_novograd`` (layer = leaf, first step ``v = ||g||**2``).
@@ -201,6 +216,7 @@ def scale_by_novograd(b1: float = 0.9, b2: float = 0.25, eps: float = 1e-8, eps_
     Raises:
       ValueError: an argument out of range, or ``update`` called without ``params`` when
         ``weight_decay`` is non-zero.
+      TypeError: ``mu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' (or params') tree differs from the one ``init`` saw.
 
     Source: B. Ginsburg, P. Castonguay, O. Hrinchuk, O. Kuchaiev, V. Lavrukhin, R. Leary, J. Li,
@@ -220,11 +236,12 @@ def scale_by_novograd(b1: float = 0.9, b2: float = 0.25, eps: float = 1e-8, eps_
                      weight_decay=(weight_decay, NONNEGATIVE))
     if not decays:
         del specs["weight_decay"]
+    check_storage(where, mu_dtype=mu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
         nu = jax.tree.map(lambda p: jnp.zeros((), jnp.promote_types(p.dtype, jnp.float32)), params)
-        return ScaleByNovogradState(init_count(), trees.zeros_like_tree(params, mu_dtype), nu,
+        return ScaleByNovogradState(init_count(), state_like(params, mu_dtype, salt="mu"), nu,
                                     Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
@@ -268,15 +285,15 @@ class ScaleByAdanState(NamedTuple):
     """State of :func:`scale_by_adan`."""
 
     count: jax.Array  # int32 scalar: steps taken, saturating
-    mu: Any  # tree like params: EMA of g (param dtype)
-    delta: Any  # tree like params: EMA of gradient differences g - g_prev (param dtype)
-    nu: Any  # tree like params: EMA of (g + b2 (g - g_prev))**2 (param dtype)
+    mu: Any  # tree like params: EMA of g, in mu_dtype (default: param dtype)
+    delta: Any  # tree like params: EMA of gradient differences g - g_prev, in mu_dtype (default: param dtype)
+    nu: Any  # tree like params: EMA of (g + b2 (g - g_prev))**2, in nu_dtype (default: param dtype)
     prev_grad: Any  # tree like params: the previous step's gradient (param dtype)
     hyperparams: Hyperparams  # {"b1", "b2", "b3", "eps", "eps_root"}
 
 
 def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: float = 1e-8,
-                  eps_root: float = 0.0) -> GradientTransformation:
+                  eps_root: float = 0.0, *, mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
     """Adan's scaling: Adam plus a moving average of gradient differences.
 
     For step ``t`` (from 1), with ``delta = g - g_prev`` (zero on the first step) and every
@@ -292,6 +309,11 @@ def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: flo
         paper's ``beta_1, beta_2, beta_3`` (the authors' code uses this convention too).
       eps: > 0; state ``eps``, outside the root.
       eps_root: >= 0; state ``eps_root``, inside the root.
+      mu_dtype, nu_dtype: static storage of the two signed averages ``m`` and ``d`` and of
+        ``n``: ``None`` (the parameter's dtype), a dtype, :func:`momentax.stochastic_rounding`
+        or :func:`momentax.blockwise_8bit`. Arithmetic runs in at least float32. The previous
+        gradient is not a moment and keeps the parameter's dtype: ``g - g_prev`` would carry
+        its rounding error at full weight into ``d`` and ``n``.
 
     Note:
       This follows the paper's Algorithm 1 and the authors' PyTorch code, where the
@@ -301,6 +323,7 @@ def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: flo
 
     Raises:
       ValueError: an argument out of range.
+      TypeError: ``mu_dtype`` or ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: X. Xie, P. Zhou, H. Li, Z. Lin, S. Yan, "Adan: Adaptive Nesterov Momentum
@@ -316,11 +339,14 @@ def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: flo
     where = "scale_by_adan"
     specs = validate(where, b1=(b1, DECAY), b2=(b2, DECAY), b3=(b3, DECAY), eps=(eps, POSITIVE),
                      eps_root=(eps_root, NONNEGATIVE))
+    check_storage(where, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        z = trees.zeros_like_tree
-        return ScaleByAdanState(init_count(), z(params), z(params), z(params), z(params), Hyperparams.create(specs))
+        return ScaleByAdanState(init_count(), state_like(params, mu_dtype, salt="mu"),
+                                state_like(params, mu_dtype, salt="delta"),
+                                state_like(params, nu_dtype, salt="nu", signed=False),
+                                trees.zeros_like_tree(params), Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra
@@ -337,4 +363,5 @@ def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: flo
         return out, ScaleByAdanState(count, mu, delta, nu, prev, h)
 
     return GradientTransformation(init, update, name=where,
-                                  hyper={"b1": b1, "b2": b2, "b3": b3, "eps": eps, "eps_root": eps_root})
+                                  hyper={"b1": b1, "b2": b2, "b3": b3, "eps": eps, "eps_root": eps_root},
+                                  static={"mu_dtype": mu_dtype, "nu_dtype": nu_dtype})

@@ -12,8 +12,10 @@ from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import NONNEGATIVE, POSITIVE, SCHEDULED, Hyperparams, Interval, default_float, validate
 from momentax.math import factored as rules
+from momentax.storage import check_storage, state_like
 from momentax.transforms.decay import Mask
 from momentax.transforms.scaling import ScalarOrSchedule
+from momentax.trees import Stored
 
 __all__ = [
     "FactoredRmsState",
@@ -33,7 +35,7 @@ class FactoredRmsState(NamedTuple):
     count: jax.Array  # int32 scalar: steps taken, saturating
     v_row: Any  # tree like params: row means of g**2 (leaf shape without its column axis), or shape [0]
     v_col: Any  # tree like params: column means of g**2 (leaf shape without its row axis), or shape [0]
-    v: Any  # tree like params: full second moment of unfactored leaves, or shape [0] for factored ones
+    v: Any  # tree like params: full second moment of unfactored leaves (in nu_dtype), or shape [0] for factored ones
     hyperparams: Hyperparams  # {"decay_rate", "decay_offset", "eps"?, "clipping_threshold"?}
 
 
@@ -54,13 +56,18 @@ def _zeros_without(p: Any, axis: int | None, dtype: Any) -> jax.Array:
     return jnp.zeros(shape, dtype, device=sharding)
 
 
+def _is_stored(x: Any) -> bool:
+    return isinstance(x, Stored)
+
+
 def _paths(tree: Any) -> list[str]:
     return [jax.tree_util.keystr(k) or "<root>" for k, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
 
 
 def scale_by_factored_rms(decay_rate: float = 0.8, eps: float | None = 1e-30, clipping_threshold: float | None = 1.0,
                           *, decay_offset: float = 0, factored: bool = True, factored_dims: str = "last",
-                          min_dim_size_to_factor: int = 1, clamp_eps: bool = False) -> GradientTransformation:
+                          min_dim_size_to_factor: int = 1, clamp_eps: bool = False,
+                          nu_dtype: Any = None) -> GradientTransformation:
     """Adafactor's scaling by a factored estimate of the second moment, with update clipping.
 
     For step ``t`` (from 1), ``b_t = 1 - (t - decay_offset)**(-decay_rate)`` (0 on the first
@@ -89,14 +96,20 @@ def scale_by_factored_rms(decay_rate: float = 0.8, eps: float | None = 1e-30, cl
       min_dim_size_to_factor: static int >= 0; leaves whose smaller factored axis is shorter
         stay unfactored (optax uses 128; the default 1 factors every leaf with >= 2 axes).
       clamp_eps: static; torch's placement of eps (see above) instead of the paper's.
+      nu_dtype: static storage of the full ``v`` of unfactored leaves: ``None`` (the
+        parameter's dtype), a dtype, :func:`momentax.stochastic_rounding` or
+        :func:`momentax.blockwise_8bit`. The factored statistics ``v_row``/``v_col`` keep the
+        parameter's dtype: they are already sublinear in size, and every element's step
+        depends on them.
 
     Shapes and dtypes: for a factored leaf of shape ``(..., m, n)`` (``"last"``) the state keeps
     ``(..., m)`` and ``(..., n)`` and an empty ``v``; an unfactored leaf keeps ``v`` of its own
-    shape and empty ``v_row``/``v_col``. States have the parameter's dtype; arithmetic runs in
-    at least float32.
+    shape (stored as ``nu_dtype``) and empty ``v_row``/``v_col``. The other states have the
+    parameter's dtype; arithmetic runs in at least float32.
 
     Raises:
       ValueError: an argument out of range, or an unknown ``factored_dims``.
+      TypeError: ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree or leaf shapes differ from the ones ``init`` saw.
 
     Source: N. Shazeer, M. Stern, "Adafactor: Adaptive Learning Rates with Sublinear Memory
@@ -120,6 +133,7 @@ def scale_by_factored_rms(decay_rate: float = 0.8, eps: float | None = 1e-30, cl
         specs.update(validate(where, eps=(eps, POSITIVE)))
     if clipping_threshold is not None:
         specs.update(validate(where, clipping_threshold=(clipping_threshold, AT_LEAST_ONE)))
+    check_storage(where, nu_dtype=nu_dtype)
 
     def axes_of(shape):
         return rules.factored_axes(tuple(shape), factored, factored_dims, min_dim_size_to_factor)
@@ -127,12 +141,18 @@ def scale_by_factored_rms(decay_rate: float = 0.8, eps: float | None = 1e-30, cl
     def init(params):
         trees.check_float_leaves(params, "params", where)
         leaves, treedef = jax.tree.flatten(params)
-        rows, cols, full = [], [], []
+        rows, cols = [], []
         for p in leaves:
             axes = axes_of(np.shape(p))
             rows.append(_zeros_without(p, None if axes is None else axes[1], p.dtype))
             cols.append(_zeros_without(p, None if axes is None else axes[0], p.dtype))
-            full.append(trees.zeros_like_tree(p) if axes is None else _zeros_without(p, None, p.dtype))
+        # The full moments of the unfactored leaves, built together so the storage numbers
+        # (and seeds) them in tree order; the factored leaves keep an empty placeholder.
+        unfactored = [i for i, p in enumerate(leaves) if axes_of(np.shape(p)) is None]
+        stored = state_like([leaves[i] for i in unfactored], nu_dtype, salt="v", signed=False)
+        full = [_zeros_without(p, None, p.dtype) for p in leaves]
+        for i, x in zip(unfactored, stored):
+            full[i] = x
         v_row, v_col, v = (jax.tree.unflatten(treedef, x) for x in (rows, cols, full))
         return FactoredRmsState(init_count(), v_row, v_col, v, Hyperparams.create(specs))
 
@@ -149,7 +169,11 @@ def scale_by_factored_rms(decay_rate: float = 0.8, eps: float | None = 1e-30, cl
         trees.check_float_leaves(updates, "updates", where)
         leaves, treedef = jax.tree.flatten(updates)
         named = [(n, trees.leaves_like(treedef, s, "updates", n, where, reference=updates))
-                 for n, s in (("state.v_row", state.v_row), ("state.v_col", state.v_col), ("state.v", state.v))]
+                 for n, s in (("state.v_row", state.v_row), ("state.v_col", state.v_col))]
+        # v's leaves may be stored (8-bit, rounded): they are nodes, not leaves, of its tree.
+        if jax.tree.structure(state.v, is_leaf=_is_stored) != treedef:
+            raise trees.structure_error(updates, state.v, "updates", "state.v", where)
+        named.append(("state.v", treedef.flatten_up_to(state.v)))
         outs = []
         for i, (g, path) in enumerate(zip(leaves, _paths(updates))):
             axes = axes_of(g.shape)
@@ -164,7 +188,9 @@ def scale_by_factored_rms(decay_rate: float = 0.8, eps: float | None = 1e-30, cl
                         f"{where}: shape mismatch at {path}: updates has shape {list(g.shape)}, so {name} should "
                         f"have shape {[int(s) for s in shape]} but has {list(np.shape(x))}. Each gradient must "
                         f"have the shape of the parameter the state was initialised with.")
-            outs.append(rules.factored_rms(g, row, col, v, decay, eps_, threshold, axes, clamp_eps))
+            out = rules.factored_rms(g, row, col, v.load() if isinstance(v, Stored) else v, decay, eps_, threshold,
+                                     axes, clamp_eps)
+            outs.append((*out[:3], v.store(out[3]) if isinstance(v, Stored) else out[3]))
         u, v_row, v_col, v = (jax.tree.unflatten(treedef, [o[k] for o in outs]) for k in range(4))
         return u, FactoredRmsState(count, v_row, v_col, v, h)
 
@@ -174,7 +200,7 @@ def scale_by_factored_rms(decay_rate: float = 0.8, eps: float | None = 1e-30, cl
                                  ("decay_offset", decay_offset)) if v is not None},
         static={"factored": factored, "factored_dims": factored_dims, "min_dim_size_to_factor": min_dim_size_to_factor,
                 "clamp_eps": clamp_eps or None, "eps": "dtype" if eps is None else None,
-                "clipping": "off" if clipping_threshold is None else None})
+                "clipping": "off" if clipping_threshold is None else None, "nu_dtype": nu_dtype})
 
 
 class ParamBlockRmsState(NamedTuple):

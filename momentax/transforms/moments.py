@@ -13,6 +13,7 @@ from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, Hyperparams, validate
 from momentax.math import classic as rules
+from momentax.storage import check_storage, state_like
 
 
 class EmaState(NamedTuple):
@@ -38,10 +39,13 @@ def ema(decay: float = 0.9, *, debias: bool = True, nesterov: bool = False,
       debias: static; divide by ``1 - decay**t`` so early steps are not biased towards zero
         (as optax's ``ema`` default).
       nesterov: static; return the look-ahead average (the EMA form of Nesterov momentum).
-      mu_dtype: static; storage dtype of the average (default: the parameter's dtype).
+      mu_dtype: static storage of the average: ``None`` (the parameter's dtype), a dtype,
+        :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`.
+        Arithmetic runs in at least float32.
 
     Raises:
       ValueError: ``decay`` out of range.
+      TypeError: ``mu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
@@ -56,10 +60,11 @@ def ema(decay: float = 0.9, *, debias: bool = True, nesterov: bool = False,
     """
     where = "ema"
     specs = validate(where, decay=(decay, DECAY))
+    check_storage(where, mu_dtype=mu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        return EmaState(init_count(), trees.zeros_like_tree(params, mu_dtype), Hyperparams.create(specs))
+        return EmaState(init_count(), state_like(params, mu_dtype, salt="ema"), Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra

@@ -15,6 +15,7 @@ from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, FRACTION, Hyperparams, validate
 from momentax.math import classic as rules
+from momentax.storage import check_storage, state_like
 
 
 class TraceState(NamedTuple):
@@ -42,7 +43,8 @@ def trace(momentum: float = 0.9, *, dampening: float = 0.0, nesterov: bool = Fal
       momentum: in [0, 1); state ``momentum``.
       dampening: in [0, 1]; state ``dampening``. Not allowed with ``nesterov``.
       nesterov: static; use Nesterov's look-ahead update (Sutskever et al. 2013).
-      mu_dtype: static; storage dtype of the buffer (default: the parameter's dtype).
+      mu_dtype: static storage of the buffer: ``None`` (the parameter's dtype), a dtype,
+        :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`.
         Arithmetic runs in at least float32 either way.
 
     Shapes and dtypes: the buffer has each parameter's shape; updates keep the gradient's
@@ -51,6 +53,7 @@ def trace(momentum: float = 0.9, *, dampening: float = 0.0, nesterov: bool = Fal
     Raises:
       ValueError: ``momentum`` or ``dampening`` out of range; ``nesterov`` with non-zero
         ``dampening`` (as torch).
+      TypeError: ``mu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: B. T. Polyak, "Some methods of speeding up the convergence of iteration methods",
@@ -71,10 +74,11 @@ def trace(momentum: float = 0.9, *, dampening: float = 0.0, nesterov: bool = Fal
     specs = validate(where, momentum=(momentum, DECAY), dampening=(dampening, FRACTION))
     if nesterov and dampening != 0:
         raise ValueError(f"{where}: Nesterov momentum requires dampening=0 (got {dampening}).")
+    check_storage(where, mu_dtype=mu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        return TraceState(init_count(), trees.zeros_like_tree(params, mu_dtype), Hyperparams.create(specs))
+        return TraceState(init_count(), state_like(params, mu_dtype, salt="trace"), Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra

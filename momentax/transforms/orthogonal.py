@@ -11,6 +11,7 @@ from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, POSITIVE, REAL, Hyperparams, validate
 from momentax.math import orthogonal as rules
+from momentax.storage import check_storage, state_like
 
 __all__ = ["ScaleByMuonState", "scale_by_muon"]
 
@@ -58,10 +59,13 @@ def scale_by_muon(momentum: float = 0.95, ns_coeffs: Sequence[float] = NS_COEFFS
       fan_in_axis: static, -2 (JAX's ``(in, out)`` kernels, optax) or -1 (torch's ``(out, in)``).
       ns_dtype: static; dtype of the iteration (``None``: the gradient's compute dtype at
         full matmul precision; ``jnp.bfloat16``: torch's choice, rounded as torch rounds).
-      mu_dtype: static; storage dtype of the momentum (default: the parameter's dtype).
+      mu_dtype: static storage of the momentum: ``None`` (the parameter's dtype), a dtype,
+        :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`.
+        Arithmetic runs in at least float32.
 
     Raises:
       ValueError: an argument out of range; a leaf with fewer than two axes.
+      TypeError: ``mu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: K. Jordan, Y. Jin, V. Boza, J. You, F. Cesista, L. Newhouse, J. Bernstein, "Muon:
@@ -92,6 +96,7 @@ def scale_by_muon(momentum: float = 0.95, ns_coeffs: Sequence[float] = NS_COEFFS
                      ns_c=(c, REAL))
     if adjust_lr == "match_rms_adamw":
         specs.update(validate(where, consistent_rms=(consistent_rms, POSITIVE)))
+    check_storage(where, mu_dtype=mu_dtype)
 
     def check_matrices(tree, name):
         for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
@@ -104,7 +109,7 @@ def scale_by_muon(momentum: float = 0.95, ns_coeffs: Sequence[float] = NS_COEFFS
     def init(params):
         trees.check_float_leaves(params, "params", where)
         check_matrices(params, "params")
-        return ScaleByMuonState(init_count(), trees.zeros_like_tree(params, mu_dtype), Hyperparams.create(specs))
+        return ScaleByMuonState(init_count(), state_like(params, mu_dtype, salt="mu"), Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra

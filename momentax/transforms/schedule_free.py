@@ -11,7 +11,9 @@ from momentax import trees
 from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, NONNEGATIVE, POSITIVE, SCHEDULED, Hyperparams, Interval, default_float, validate
 from momentax.math import schedule_free as rules
+from momentax.storage import check_storage, state_like
 from momentax.transforms.scaling import ScalarOrSchedule
+from momentax.trees import Stored
 
 __all__ = ["ScheduleFreeState", "scale_by_schedule_free"]
 
@@ -35,7 +37,12 @@ class ScheduleFreeState(NamedTuple):
         Before the first step, ``x`` is the parameters themselves.
         """
         b1, fresh = self.hyperparams["b1"], self.count == 0
-        return jax.tree.map(lambda y, z: jnp.where(fresh, y, rules.eval_point(y, z, b1)), params, self.z)
+
+        def point(y, z):
+            z = z.load() if isinstance(z, Stored) else z
+            return jnp.where(fresh, y, rules.eval_point(y, z, b1))
+
+        return jax.tree.map(point, params, self.z)
 
 
 def scale_by_schedule_free(learning_rate: ScalarOrSchedule = 1.0, b1: float = 0.9, weight_decay: float = 0.0,
@@ -69,13 +76,18 @@ def scale_by_schedule_free(learning_rate: ScalarOrSchedule = 1.0, b1: float = 0.
       weight_lr_power: >= 0; state ``weight_lr_power``.
       b2: in [0, 1), state ``b2``; ``None`` (static) for the SGD form.
       eps: > 0; state ``eps`` (Adam form only), outside the root.
-      z_dtype, nu_dtype: static storage dtypes of ``z`` and ``nu`` (default: param dtype).
+      z_dtype, nu_dtype: static storage of ``z`` and ``nu``: ``None`` (the parameter's dtype),
+        a dtype, :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`.
+        Arithmetic runs in at least float32. ``z`` is an iterate (the parameters' own scale),
+        not a moment: an 8-bit ``z`` moves the evaluated parameters by its rounding, so keep
+        it at the parameters' precision (or stochastically rounded bfloat16) unless measured.
 
     Shapes and dtypes: ``z`` (and ``nu``) have each parameter's shape; ``lr_max`` and
     ``weight_sum`` are scalars of the default float dtype.
 
     Raises:
       ValueError: an argument out of range, or ``update`` called without ``params``.
+      TypeError: ``z_dtype`` or ``nu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' or params' tree differs from the one ``init`` saw.
 
     Source: A. Defazio, X. A. Yang, H. Mehta, K. Mishchenko, A. Khaled, A. Cutkosky, "The Road
@@ -99,6 +111,7 @@ def scale_by_schedule_free(learning_rate: ScalarOrSchedule = 1.0, b1: float = 0.
     adam = b2 is not None
     if adam:
         specs.update(validate(where, b2=(b2, DECAY), eps=(eps, POSITIVE)))
+    check_storage(where, z_dtype=z_dtype, nu_dtype=nu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
@@ -108,8 +121,8 @@ def scale_by_schedule_free(learning_rate: ScalarOrSchedule = 1.0, b1: float = 0.
         else:
             h = Hyperparams.create(specs)
         zero = jnp.zeros([], default_float())
-        return ScheduleFreeState(init_count(), zero, zero, trees.zeros_like_tree(params, z_dtype),
-                                 trees.zeros_like_tree(params, nu_dtype) if adam else None, h)
+        return ScheduleFreeState(init_count(), zero, zero, state_like(params, z_dtype, salt="z"),
+                                 state_like(params, nu_dtype, salt="nu", signed=False) if adam else None, h)
 
     def update(updates, state, params=None, **extra):
         del extra
@@ -131,11 +144,16 @@ def scale_by_schedule_free(learning_rate: ScalarOrSchedule = 1.0, b1: float = 0.
         first = state.count == 0
         b2_, eps_ = (h["b2"], h["eps"]) if adam else (None, None)
 
-        def rule(g, y, z, nu=None):
+        # The state trees come first and params last: lift writes output 1 + i back through
+        # input i, and the rule returns (u, z', nu').
+        def rule(g, z, *rest):
+            nu, y = rest if adam else (None, rest[0])
             return rules.schedule_free(g, y, z, nu, gamma, ck, h["b1"], b2_, eps_, h["weight_decay"], first)
 
-        moments = (params, state.z, state.nu) if adam else (params, state.z)
-        names = ("updates", "params", "state.z", "state.nu")[: len(moments) + 1]
+        if adam:
+            moments, names = (state.z, state.nu, params), ("updates", "state.z", "state.nu", "params")
+        else:
+            moments, names = (state.z, params), ("updates", "state.z", "params")
         out, z, nu = trees.lift(rule, updates, *moments, names=names, where=where)
         new_h = h.replace(learning_rate=lr) if scheduled else h
         return out, ScheduleFreeState(safe_increment(state.count), lr_max, weight_sum, z, nu if adam else None, new_h)

@@ -10,6 +10,7 @@ from momentax import trees
 from momentax.base import EmptyState, GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import DECAY, Hyperparams, validate
 from momentax.math import sign as rules
+from momentax.storage import check_storage, state_like
 
 
 def scale_by_sign() -> GradientTransformation:
@@ -65,11 +66,13 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99, *, mu_dtype: Any = None) ->
     Args:
       b1: in [0, 1); state ``b1``. Weight of the momentum in the direction.
       b2: in [0, 1); state ``b2``. Decay of the stored momentum.
-      mu_dtype: static; storage dtype of the momentum (default: the parameter's dtype).
+      mu_dtype: static storage of the momentum: ``None`` (the parameter's dtype), a dtype,
+        :func:`momentax.stochastic_rounding` or :func:`momentax.blockwise_8bit`.
         Arithmetic runs in at least float32.
 
     Raises:
       ValueError: ``b1`` or ``b2`` out of range.
+      TypeError: ``mu_dtype`` is not a storage spec.
       TreeMismatchError: the updates' tree differs from the one ``init`` saw.
 
     Source: X. Chen, C. Liang, D. Huang, E. Real, K. Wang, Y. Liu, H. Pham, X. Dong, T. Luong,
@@ -85,10 +88,11 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99, *, mu_dtype: Any = None) ->
     """
     where = "scale_by_lion"
     specs = validate(where, b1=(b1, DECAY), b2=(b2, DECAY))
+    check_storage(where, mu_dtype=mu_dtype)
 
     def init(params):
         trees.check_float_leaves(params, "params", where)
-        return ScaleByLionState(init_count(), trees.zeros_like_tree(params, mu_dtype), Hyperparams.create(specs))
+        return ScaleByLionState(init_count(), state_like(params, mu_dtype, salt="mu"), Hyperparams.create(specs))
 
     def update(updates, state, params=None, **extra):
         del params, extra

@@ -36,6 +36,15 @@ OPTIMIZERS = {
 }
 SHAPES = {"w1": (16, 8), "b1": (8,), "w2": (8, 4), "s": ()}
 
+# Stored state: 8-bit blocks of 16 elements for arrays of >= 32 elements (w1: 8 blocks, w2: 2;
+# b1 and s stay float32), and stochastically rounded bfloat16 moments.
+Q8 = mx.blockwise_8bit(block_size=16, min_size=32)
+SR = mx.stochastic_rounding(seed=0)
+STORED = {
+    "adamw_8bit": lambda: mx.adamw(1e-2, weight_decay=0.1, mu_dtype=Q8, nu_dtype=Q8),
+    "adamw_sr": lambda: mx.adamw(1e-2, weight_decay=0.1, mu_dtype=SR, nu_dtype=SR),
+}
+
 
 def collectives(hlo: str) -> list[dict]:
     """Every collective instruction of a compiled HLO module: its op and result shapes."""
@@ -150,6 +159,94 @@ def check_mesh(name: str, mesh: Mesh, specs: dict) -> dict:
     return out
 
 
+def loaded(state):
+    """The state with every stored leaf read back into float32 (what the update rule sees)."""
+    return jax.tree.map(lambda x: x.load() if isinstance(x, mx.trees.Stored) else x, state,
+                        is_leaf=lambda x: isinstance(x, mx.trees.Stored))
+
+
+def stored_parts(state) -> dict:
+    """``{path: array}`` of the arrays inside stored leaves, keyed like ``[0].mu['w1'].codes``."""
+    return {jax.tree_util.keystr(p): x for p, x in jax.tree_util.tree_flatten_with_path(state)[0]
+            if jax.tree_util.keystr(p).endswith((".codes", ".scales", ".value", ".key"))}
+
+
+def differing_elements(a, b) -> int:
+    """How many elements of the stored arrays (codes, bfloat16 values) differ between two states."""
+    pa, pb = stored_parts(a), stored_parts(b)
+    return sum(int(np.sum(np.asarray(pa[k]) != np.asarray(pb[k]))) for k in pa)
+
+
+def check_stored_mesh(mesh: Mesh, specs: dict) -> dict:
+    """8-bit and stochastically rounded adamw on sharded parameters, against one device."""
+    shardings = {k: NamedSharding(mesh, specs[k]) for k in SHAPES}
+    out = {}
+    for opt_name, make in STORED.items():
+        opt = make()
+        ref_params, ref_state = run_single(opt)
+        params = {k: jax.device_put(v, shardings[k]) for k, v in make_params().items()}
+        planned = mx.state_shardings(opt, params)
+        abstract = {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=v.sharding) for k, v in params.items()}
+        state = jax.jit(opt.init, out_shardings=planned)(params)
+        eager = opt.init(params)
+        psh = {k: shardings[k] for k in SHAPES}
+        jitted = jax.jit(step_fn(opt), in_shardings=(psh, planned, psh), out_shardings=(psh, planned))
+        hlo = jitted.lower(params, state, params).compile().as_text()
+        for g in make_grads():
+            params, state = jitted(params, state, jax.device_put(g, psh))
+
+        def owner(path: str) -> str:
+            return next(k for k in SHAPES if f"['{k}']" in path)
+
+        def placement_ok(tree) -> bool:
+            ok = True
+            for path, x in jax.tree_util.tree_flatten_with_path(tree)[0]:
+                path = jax.tree_util.keystr(path)
+                if path.endswith((".codes", ".value")) or (x.ndim > 0 and not path.endswith((".scales", ".key"))):
+                    ok &= same_sharding(x, shardings[owner(path)])
+                else:  # block scales, PRNG keys, counters, hyperparameters
+                    ok &= isinstance(x.sharding, NamedSharding) and x.sharding.is_fully_replicated
+            return bool(ok)
+
+        parts = stored_parts(state)
+        out[opt_name] = {
+            "stored_parts": sorted({k.rsplit(".", 1)[1] for k in parts}),
+            "stored_leaves": sorted({owner(k) for k in parts}),
+            "plan_equals_abstract_plan": jax.tree.leaves(planned) == jax.tree.leaves(
+                mx.state_shardings(opt, abstract)),
+            "planned_init_placement_ok": placement_ok(jax.jit(opt.init, out_shardings=planned)(params)),
+            "eager_init_placement_ok": placement_ok(eager),
+            "after_steps_placement_ok": placement_ok(state),
+            "params_vs_one_device": compare(params, ref_params),
+            "loaded_state_vs_one_device": compare(loaded(state), loaded(ref_state)),
+            "differing_stored_elements": differing_elements(state, ref_state),
+            "stored_elements": sum(int(np.size(x)) for k, x in parts.items() if k.endswith((".codes", ".value"))),
+            "collectives": sorted({c["op"] for c in collectives(hlo)}),
+        }
+    return out
+
+
+def check_zero1_stored() -> dict:
+    """ZeRO-1 shardings of 8-bit adamw: codes split along the data axis, scales replicated."""
+    mesh = jax.make_mesh((8,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
+    rep = NamedSharding(mesh, P())
+    opt = STORED["adamw_8bit"]()
+    ref_params, ref_state = run_single(opt)
+    params = jax.device_put(make_params(), rep)
+    zero = mx.zero1_shardings(opt, params, mesh, axis="data")
+    state = jax.jit(opt.init, out_shardings=zero)(params)
+    psh = jax.tree.map(lambda _: rep, params)
+    jitted = jax.jit(step_fn(opt), in_shardings=(psh, zero, psh), out_shardings=(psh, zero))
+    for g in make_grads():
+        params, state = jitted(params, state, jax.device_put(g, rep))
+    return {
+        "specs": {k: list(x.sharding.spec) for k, x in stored_parts(state).items()},
+        "params_vs_one_device": compare(params, ref_params),
+        "loaded_state_vs_one_device": compare(loaded(state), loaded(ref_state)),
+        "differing_stored_elements": differing_elements(state, ref_state),
+    }
+
+
 def leaf_bytes_per_device(tree) -> int:
     return sum(x.addressable_shards[0].data.nbytes for x in jax.tree.leaves(tree))
 
@@ -236,6 +333,10 @@ def main() -> None:
         "mesh_2d": check_mesh("2d", two_d, {"w1": P("data", "model"), "b1": P("model"), "w2": P(None, "model"),
                                             "s": P()}),
         "zero1": check_zero1(),
+        "stored_1d": check_stored_mesh(one_d, {"w1": P("data", None), "b1": P("data"), "w2": P("data"), "s": P()}),
+        "stored_2d": check_stored_mesh(two_d, {"w1": P("data", "model"), "b1": P("model"), "w2": P(None, "model"),
+                                               "s": P()}),
+        "zero1_stored": check_zero1_stored(),
     }
     sys.stdout.write(json.dumps(result) + "\n")
 
