@@ -272,10 +272,10 @@ def check_storage(where: str, **specs: Any) -> None:
 
     Example:
       >>> import momentax
-      >>> momentax.storage.check_storage("my_transform", mu_dtype="int8")
+      >>> momentax.storage.check_storage("my_transform", mu_dtype="int8")  # doctest: +ELLIPSIS
       Traceback (most recent call last):
       ...
-      TypeError: my_transform: mu_dtype must be None (the parameter's dtype), a floating-point dtype (jnp.bfloat16, 'float32', ...), momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); got 'int8'.
+      TypeError: my_transform: mu_dtype must be None (the parameter's dtype), ...; got 'int8'.
     """
     for name, spec in specs.items():
         if spec is None or isinstance(spec, _KINDS):

@@ -42,7 +42,9 @@ def amsgrad(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
         ``scale_by_amsgrad`` as in :func:`momentax.adamw`, or use
         ``momentax.torch.AdamW(amsgrad=True)``.
       debias_before_max: static; ``False`` (default) is torch's AMSGrad, ``True`` optax's.
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32.
 
     Note:
       With the defaults this is torch.optim.Adam(amsgrad=True); optax's ``amsgrad`` is
@@ -78,7 +80,9 @@ def adamax(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, 
       b1, b2: in [0, 1).
       eps: > 0.
       weight_decay: >= 0; coupled L2 (torch.optim.Adamax's ``weight_decay=``).
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``nu``: the infinity norm).
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32 (``nu``: the infinity norm).
 
     Note:
       Equals torch.optim.Adamax and, with ``weight_decay=0``, optax's ``adamax``.
@@ -95,7 +99,8 @@ def adamax(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, 
       >>> round(float(opt.update(jnp.array([5.0]), opt.init(jnp.zeros(1)))[0][0]), 4)
       -0.1
     """
-    return labelled_chain("adamax", *_l2(weight_decay), scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+    return labelled_chain("adamax", *_l2(weight_decay),
+                          scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
                           scale_by_learning_rate(learning_rate))
 
 
@@ -114,7 +119,9 @@ def adamaxw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
       weight_decay: >= 0 (default 1e-2, as :func:`momentax.adamw`; optax's ``adamaxw``
         defaults to 1e-4).
       mask: static; which leaves to decay (see :func:`momentax.add_decayed_weights`).
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``nu``: the infinity norm).
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32 (``nu``: the infinity norm).
 
     Note:
       Equals optax's ``adamaxw`` for the same ``weight_decay``; torch has no AdamaxW.
@@ -153,7 +160,9 @@ def nadam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
       weight_decay: >= 0; coupled L2 (torch.optim.NAdam's default form).
       momentum_decay: ``None`` for a constant momentum ``b1`` (optax's ``nadam``), or >= 0
         for Dozat's schedule as torch.optim.NAdam computes it (torch's default 4e-3).
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32.
 
     Note:
       The default (``momentum_decay=None``) follows optax's ``nadam``;
@@ -179,7 +188,8 @@ def nadam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
 
 def nadamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
            eps_root: float = 0.0, weight_decay: float = 1e-2, mask: Mask | None = None,
-           momentum_decay: float | None = None, *, mu_dtype: Any = None, nu_dtype: Any = None) -> GradientTransformation:
+           momentum_decay: float | None = None, *, mu_dtype: Any = None,
+           nu_dtype: Any = None) -> GradientTransformation:
     """NAdam with decoupled weight decay: ``p' = p - learning_rate * (nadam_step + weight_decay * p)``.
 
     ``chain(scale_by_nadam(...), add_decayed_weights(weight_decay, mask),
@@ -195,7 +205,9 @@ def nadamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, 
       mask: static; which leaves to decay (see :func:`momentax.add_decayed_weights`).
       momentum_decay: ``None`` (constant momentum, optax's ``nadamw``) or >= 0 (Dozat's
         schedule, torch.optim.NAdam(decoupled_weight_decay=True)).
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32.
 
     Note:
       torch's ``p *= 1 - lr * weight_decay`` before the step is the same update, since the
@@ -236,7 +248,9 @@ def radam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
       threshold: > 4; rectify once ``rho_t > threshold`` (torch: 5).
       weight_decay: >= 0; coupled L2 (torch.optim.RAdam's default form). For decoupled decay
         use ``momentax.torch.RAdam(decoupled_weight_decay=True)``.
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32.
 
     Note:
       Follows torch.optim.RAdam; optax's ``radam`` differs in where ``eps`` sits and rectifies

@@ -41,7 +41,9 @@ def adabelief(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99
         learning rate.
       mask: static; which leaves to decay.
       nesterov: static; Nesterov form of the first moment.
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32.
 
     Note:
       With ``weight_decay=0`` arithmetic and defaults equal optax's ``adabelief``.
@@ -81,7 +83,9 @@ def yogi(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
       initial_accumulator_value: >= 0; where both moments start.
       weight_decay: >= 0; decoupled decay, scaled by the learning rate.
       mask: static; which leaves to decay.
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32.
 
     Note:
       With ``weight_decay=0`` arithmetic and defaults equal optax's ``yogi``.
@@ -125,7 +129,9 @@ def novograd(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.25,
       eps: > 0 (default 1e-6, optax's ``novograd``).
       eps_root: >= 0.
       weight_decay: >= 0; L2 decay inside the momentum (needs ``params`` in ``update``).
-      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``m``; the per-leaf ``v`` is a float32 scalar, so there is
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32 (``m``; the per-leaf ``v`` is a
+        float32 scalar, so there is
         no ``nu_dtype``).
 
     Note:
@@ -168,7 +174,9 @@ def adan(learning_rate: ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92, b3
       eps_root: >= 0, inside the root (default 0, the authors' code; optax's is 1e-8).
       weight_decay: >= 0; decoupled decay, scaled by the learning rate.
       mask: static; which leaves to decay.
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``mu_dtype``: ``m`` and ``d``; the previous gradient keeps the
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32 (``mu_dtype``: ``m`` and ``d``; the previous gradient keeps the
         parameter's dtype).
 
     Note:

@@ -50,7 +50,9 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: float = 0.0, nesterov: bool =
       nesterov: static; needs ``momentum > 0`` and ``dampening == 0``.
       dampening: in [0, 1]; the first step is undampened, as torch.
       weight_decay: >= 0; coupled L2 (added to the gradient before momentum).
-      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the momentum buffer; plain SGD keeps none).
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32 (the momentum buffer; plain SGD
+        keeps none).
 
     Note:
       Defaults and arithmetic equal torch.optim.SGD's. optax's ``sgd`` has no dampening and no
@@ -90,7 +92,8 @@ def momentum(learning_rate: ScalarOrSchedule, momentum: float = 0.9, *, mu_dtype
     Args:
       learning_rate: >= 0, or a schedule.
       momentum: in [0, 1).
-      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       The average form equals torch's sum form with the learning rate scaled by
@@ -124,7 +127,8 @@ def nesterov(learning_rate: ScalarOrSchedule, momentum: float = 0.9, *, mu_dtype
     Args:
       learning_rate: >= 0, or a schedule.
       momentum: in [0, 1).
-      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32.
 
     Note:
       Equals ``sgd(learning_rate * (1 - momentum), momentum=momentum, nesterov=True)``, the
@@ -162,7 +166,9 @@ def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 
       eps: > 0.
       weight_decay: >= 0; coupled L2.
       eps_in_sqrt: static; ``g / sqrt(s' + eps)`` instead.
-      nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the sum ``s``; see :func:`momentax.scale_by_rss`).
+      nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32 (the sum ``s``; see
+        :func:`momentax.scale_by_rss`).
 
     Note:
       Defaults are torch.optim.Adagrad's (``initial_accumulator_value=0``, ``eps=1e-10``
@@ -198,7 +204,9 @@ def adadelta(learning_rate: ScalarOrSchedule = 1.0, rho: float = 0.9, eps: float
       rho: in [0, 1).
       eps: > 0.
       weight_decay: >= 0; coupled L2.
-      nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (both accumulators, ``nu`` and ``delta``).
+      nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32 (both accumulators, ``nu`` and
+        ``delta``).
 
     Note:
       Defaults equal torch's. optax 0.2.8's ``adadelta()`` with its default
@@ -240,7 +248,9 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.99, eps: float = 1
       centered: static.
       eps_in_sqrt: static; ``g / sqrt(nu' + eps)`` (optax's placement).
       weight_decay: >= 0; coupled L2.
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``mu_dtype``: the centered
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32 (``mu_dtype``: the centered
         average of ``g`` and the momentum buffer; ``nu_dtype``: ``nu``).
 
     Note:
@@ -282,7 +292,9 @@ def adam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
       eps: > 0.
       eps_root: >= 0.
       weight_decay: >= 0; coupled L2.
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32.
 
     Note:
       Defaults equal torch's and optax's.
@@ -321,7 +333,9 @@ def adamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, e
       eps_root: >= 0.
       weight_decay: >= 0 (default 1e-2, torch's; optax's default is 1e-4).
       mask: static; which leaves to decay (see :func:`momentax.add_decayed_weights`).
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32.
 
     Raises:
       ValueError: an argument out of range.

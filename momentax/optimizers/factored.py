@@ -57,7 +57,9 @@ def adafactor(learning_rate: ScalarOrSchedule = 1e-2, decay_rate: float = 0.8, e
       factored_dims: see :func:`momentax.scale_by_factored_rms`.
       min_dim_size_to_factor: see :func:`momentax.scale_by_factored_rms`.
       decay_offset: see :func:`momentax.scale_by_factored_rms`.
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``mu_dtype``: the momentum; ``nu_dtype``: the full second
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32 (``mu_dtype``: the momentum; ``nu_dtype``: the full second
         moment of unfactored leaves; the factored statistics keep the parameter's dtype).
 
     Note:

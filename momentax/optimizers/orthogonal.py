@@ -50,7 +50,8 @@ def muon(learning_rate: ScalarOrSchedule, momentum: float = 0.95, weight_decay: 
          nesterov: bool = True, ns_coeffs: Sequence[float] = NS_COEFFS, ns_steps: int = 5, eps: float = 1e-7,
          debias: bool = False, clamp_eps: bool = False, adjust_lr: str | None = "original",
          consistent_rms: float = 0.2, fan_in_axis: int = -2, ns_dtype: Any = None, mu_dtype: Any = None,
-         nu_dtype: Any = None, muon_mask: Any | Callable[[Any], Any] | None = None, adam_learning_rate: ScalarOrSchedule | None = None,
+         nu_dtype: Any = None, muon_mask: Any | Callable[[Any], Any] | None = None,
+         adam_learning_rate: ScalarOrSchedule | None = None,
          adam_b1: float = 0.9, adam_b2: float = 0.999, adam_eps: float = 1e-8, adam_eps_root: float = 0.0,
          adam_weight_decay: float = 0.0) -> GradientTransformation:
     """Muon (MomentUm Orthogonalized by Newton-Schulz) for matrices, AdamW for other leaves.
@@ -77,7 +78,9 @@ def muon(learning_rate: ScalarOrSchedule, momentum: float = 0.95, weight_decay: 
       weight_decay: >= 0; lr-coupled, as torch's ``p *= 1 - lr * weight_decay``.
       nesterov, ns_coeffs, ns_steps, eps, debias, clamp_eps, adjust_lr, consistent_rms, fan_in_axis, ns_dtype:
         see :func:`momentax.scale_by_muon`.
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (``mu_dtype``: Muon's momentum and the AdamW group's
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32 (``mu_dtype``: Muon's momentum and the AdamW group's
         first moment; ``nu_dtype``: the AdamW group's second moment).
       muon_mask: static; a tree of bools with the params' structure or a prefix of it
         (``True``: Muon), or a function ``params -> such a tree``; default: ``p.ndim >= 2``.

@@ -88,7 +88,8 @@ def schedule_free_adamw(learning_rate: ScalarOrSchedule = 0.0025, b1: float = 0.
       b1: in (0, 1). b2: in [0, 1). eps: > 0, outside the root.
       weight_decay: >= 0; decoupled, at ``y``, scaled by ``gamma``.
       warmup_steps, r, weight_lr_power: as :func:`schedule_free_sgd`.
-      nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the second moment ``nu``).
+      nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32 (the second moment ``nu``).
       z_dtype: static storage of the iterate ``z``, as :func:`schedule_free_sgd`.
 
     Note:

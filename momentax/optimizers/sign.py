@@ -77,7 +77,9 @@ def signum(learning_rate: ScalarOrSchedule, momentum: float = 0.9, weight_decay:
       momentum: in [0, 1); the paper's ``beta``; state ``momentum``.
       weight_decay: >= 0; decoupled decay, scaled by the learning rate.
       mask: static; which leaves to decay.
-      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the average; none is kept when ``momentum`` is 0).
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32 (the average; none is kept when
+        ``momentum`` is 0).
 
     Note:
       With ``weight_decay=0`` this equals optax's ``signum`` (whose ``beta`` and
@@ -129,7 +131,8 @@ def lion(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99, wei
       weight_decay: >= 0 (default 1e-3, optax's); decoupled decay scaled by the learning rate,
         as torch's AdamW and optax's ``lion``.
       mask: static; which leaves to decay.
-      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the momentum).
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32 (the momentum).
 
     Note:
       Arithmetic and defaults equal optax's ``lion``.

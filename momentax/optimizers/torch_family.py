@@ -76,7 +76,9 @@ def asgd(learning_rate: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75, 
       alpha: >= 0; power of the decay of ``eta_t``.
       t0: >= 0; the step at which averaging starts.
       weight_decay: >= 0; coupled L2.
-      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the average ``ax``; see :func:`momentax.average_iterates`).
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32 (the average ``ax``; see
+        :func:`momentax.average_iterates`).
 
     Note:
       Defaults and arithmetic equal torch.optim.ASGD's (whose average is ``state["ax"]``);

@@ -41,7 +41,9 @@ def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, ep
       eps_root: >= 0.
       weight_decay: >= 0; decoupled decay inside the trust-ratio numerator.
       mask: static; which leaves to decay (all leaves get the trust ratio).
-      mu_dtype, nu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32.
+      mu_dtype, nu_dtype: static storage of the moments: a dtype,
+        momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in
+        float32.
 
     Note:
       Arithmetic and defaults equal optax's ``lamb``. The paper's scaling function
@@ -98,7 +100,8 @@ def lars(learning_rate: ScalarOrSchedule, weight_decay: float = 0.0, mask: Mask 
         ``None`` for all. Biases and normalisation scales are commonly excluded.
       momentum: in [0, 1); sum-form (heavy-ball) momentum, as torch.optim.SGD.
       nesterov: static; needs ``momentum > 0``.
-      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or momentax.blockwise_8bit(...); arithmetic runs in float32 (the momentum buffer).
+      mu_dtype: static storage of the moments: a dtype, momentax.stochastic_rounding(...) or
+        momentax.blockwise_8bit(...); arithmetic runs in float32 (the momentum buffer).
 
     Note:
       The learning rate is applied after the momentum buffer, as everywhere in momentax;
