@@ -8,6 +8,7 @@ parameter tree agree before any arithmetic runs. A mismatch raises
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Callable, Sequence
 
 import jax
@@ -21,7 +22,7 @@ class TreeMismatchError(ValueError):
     """Two trees that must have the same structure (and leaf shapes) do not."""
 
 
-class Stored:
+class Stored(abc.ABC):
     """A state leaf kept in a form the per-array rules do not read directly.
 
     ``load()`` gives its values in float32; ``store(x)`` gives the same kind of leaf holding
@@ -35,11 +36,13 @@ class Stored:
     # others (block scales, PRNG keys) are small and replicated.
     param_shaped: tuple[str, ...] = ()
 
+    @abc.abstractmethod
     def load(self) -> jax.Array:
-        raise NotImplementedError
+        """The values as a float32 array of ``shape``."""
 
+    @abc.abstractmethod
     def store(self, x: jax.Array) -> "Stored":
-        raise NotImplementedError
+        """A leaf of the same kind holding ``x`` (any float array of ``shape``)."""
 
 
 def _is_none(x: Any) -> bool:
