@@ -82,8 +82,7 @@ def _describe_stored(leaf: Any) -> str:
 def _check_stored(expected: Any, got_by_name: dict, where: str) -> None:
     """Clear errors where a checkpoint and the optimizer store a moment differently
     (``mu_dtype``/``nu_dtype``: float vs 8-bit vs stochastic rounding, or another block size)."""
-    is_stored = lambda x: isinstance(x, trees.Stored)  # noqa: E731
-    for path, leaf in jax.tree_util.tree_flatten_with_path(expected, is_leaf=is_stored)[0]:
+    for path, leaf in jax.tree_util.tree_flatten_with_path(expected, is_leaf=trees.is_stored)[0]:
         if leaf is None:
             continue
         names = tuple(_name(k) for k in path)

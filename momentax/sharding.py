@@ -28,7 +28,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
 
-from momentax.trees import Stored
+from momentax.trees import Stored, is_stored
 
 __all__ = ["state_shardings", "zero1_shardings"]
 
@@ -58,10 +58,6 @@ def _owner(path: tuple, shape: tuple, index: dict) -> tuple[tuple, Any] | None:
     return best
 
 
-def _is_stored(x: Any) -> bool:
-    return isinstance(x, Stored)
-
-
 def _map_state(tx: Any, params: Any, place) -> Any:
     """``place(owner, state_leaf)`` for every leaf of the abstract state; ``owner`` is
     ``(path, parameter)`` or ``None``.
@@ -73,7 +69,7 @@ def _map_state(tx: Any, params: Any, place) -> Any:
     """
     abstract = jax.eval_shape(tx.init, params)
     index = _param_entries(params)
-    flat, treedef = jax.tree_util.tree_flatten_with_path(abstract, is_leaf=_is_stored)
+    flat, treedef = jax.tree_util.tree_flatten_with_path(abstract, is_leaf=is_stored)
     out = []
     for path, leaf in flat:
         owner = _owner(tuple(path), tuple(leaf.shape), index)

@@ -40,7 +40,6 @@ __all__ = [
     "QuantizedArray",
     "stochastic_rounding",
     "blockwise_8bit",
-    "zeros_like_tree",
     "state_like",
     "check_storage",
     "state_nbytes",
@@ -142,7 +141,9 @@ class StochasticRounding:
     dtype: str = "bfloat16"
     seed: int = 0
 
-    def zeros(self, p: Any, index: int, salt: str) -> RoundedArray:
+    def zeros(self, p: Any, index: int, salt: str, signed: bool) -> RoundedArray:
+        """Zero state for parameter ``p``, the ``index``-th leaf of the field ``salt``."""
+        del signed  # bfloat16 holds either sign
         key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(self.seed), zlib.crc32(salt.encode())),
                                  index)
         return RoundedArray(trees.zeros_like_tree(p, jnp.bfloat16), key)
@@ -156,6 +157,8 @@ class Blockwise8bit:
     min_size: int = 4096
 
     def zeros(self, p: Any, index: int, salt: str, signed: bool) -> Any:
+        """Zero state for parameter ``p``: 8-bit blocks (unsigned map unless ``signed``), or
+        float32 below ``min_size`` elements."""
         del index, salt
         size = int(np.prod(np.shape(p), dtype=np.int64))
         if size < self.min_size:
@@ -239,29 +242,6 @@ def blockwise_8bit(block_size: int = 256, min_size: int = 4096) -> Blockwise8bit
     return Blockwise8bit(int(block_size), int(min_size))
 
 
-def zeros_like_tree(params: Any, storage: Any = None, *, salt: str, signed: bool = True) -> Any:
-    """Zero state like ``params``, stored as ``storage`` says.
-
-    Args:
-      params: a tree of arrays (or ``jax.ShapeDtypeStruct``); ``None`` leaves stay ``None``.
-      storage: ``None``, a dtype, :class:`StochasticRounding` or :class:`Blockwise8bit`.
-      salt: the state field's name (``"mu"``); it separates the PRNG streams of two fields.
-      signed: whether the values can be negative (picks the 8-bit map).
-
-    Raises:
-      TypeError: ``storage`` is none of the accepted kinds.
-    """
-    if isinstance(storage, StochasticRounding):
-        make = lambda p, i: storage.zeros(p, i, salt)  # noqa: E731
-    elif isinstance(storage, Blockwise8bit):
-        make = lambda p, i: storage.zeros(p, i, salt, signed)  # noqa: E731
-    else:
-        check_storage("momentax.storage.zeros_like_tree", storage=storage)
-        return trees.zeros_like_tree(params, None if storage is None else jnp.dtype(storage))
-    leaves, treedef = jax.tree.flatten(params)
-    return jax.tree.unflatten(treedef, [make(p, i) for i, p in enumerate(leaves)])
-
-
 _KINDS = (StochasticRounding, Blockwise8bit)
 
 
@@ -299,12 +279,19 @@ def state_like(params: Any, spec: Any, *, salt: str, signed: bool = True, initia
     written through the storage, so 8-bit and stochastically rounded leaves hold it too (8-bit
     blocks hold a constant exactly: it is each block's largest magnitude).
 
+    Stored leaves are built on the parameter's sharding where the parameter has one (see
+    :func:`momentax.trees.zeros_like_tree`).
+
     Args:
       params: a tree of arrays or ``jax.ShapeDtypeStruct``; ``None`` leaves stay ``None``.
-      spec: ``None``, a floating dtype, or a :mod:`momentax.storage` spec.
+      spec: ``None`` (the parameter's dtype), a floating dtype, :func:`stochastic_rounding` or
+        :func:`blockwise_8bit`.
       salt: the state field's name; it separates the rounding streams of two fields.
       signed: ``False`` for nonnegative accumulators (picks the unsigned 8-bit map).
       initial: a static Python number, the start of every element.
+
+    Raises:
+      TypeError: ``spec`` is none of the accepted kinds.
 
     Example:
       >>> import jax.numpy as jnp, momentax
@@ -312,7 +299,12 @@ def state_like(params: Any, spec: Any, *, salt: str, signed: bool = True, initia
       >>> acc["w"].dtype, float(acc["w"][0])
       (dtype(bfloat16), 0.10009765625)
     """
-    zeros = zeros_like_tree(params, spec, salt=salt, signed=signed)
+    if isinstance(spec, (StochasticRounding, Blockwise8bit)):
+        leaves, treedef = jax.tree.flatten(params)
+        zeros = jax.tree.unflatten(treedef, [spec.zeros(p, i, salt, signed) for i, p in enumerate(leaves)])
+    else:
+        check_storage("momentax.storage.state_like", spec=spec)
+        zeros = trees.zeros_like_tree(params, None if spec is None else jnp.dtype(spec))
     if isinstance(initial, (int, float)) and initial == 0:
         return zeros
 
@@ -321,7 +313,7 @@ def state_like(params: Any, spec: Any, *, salt: str, signed: bool = True, initia
             return x.store(x.load() + jnp.asarray(initial, jnp.float32))
         return x + jnp.asarray(initial, x.dtype)
 
-    return jax.tree.map(fill, zeros, is_leaf=lambda x: isinstance(x, Stored))
+    return jax.tree.map(fill, zeros, is_leaf=trees.is_stored)
 
 
 def state_nbytes(tree: Any) -> int:

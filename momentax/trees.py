@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["TreeMismatchError", "lift", "zeros_like_tree", "check_float_leaves"]
+__all__ = ["TreeMismatchError", "Stored", "lift", "zeros_like_tree", "check_float_leaves", "is_stored", "loaded"]
 
 
 class TreeMismatchError(ValueError):
@@ -164,26 +164,50 @@ def lift(
     check_float_leaves(updates, names[0], where)
     others = []
     for tree, name in zip(trees, names[1:]):
-        if jax.tree.structure(tree, is_leaf=_is_stored) != treedef:  # the state (or params) is the reference
+        if jax.tree.structure(tree, is_leaf=is_stored) != treedef:  # the state (or params) is the reference
             raise structure_error(tree, updates, name, names[0], where)
         others.append(treedef.flatten_up_to(tree))
     _check_shapes(names, [leaves, *others], updates, where)
-    outs = [_stored_call(rule, u, xs) for u, *xs in zip(leaves, *others)]
+    outs = [call_stored(rule, u, xs) for u, *xs in zip(leaves, *others)]
     if not outs:  # a tree with no array leaves: every output is that same empty tree
         return tuple(jax.tree.unflatten(treedef, []) for _ in range(_count_outputs(rule, trees)))
     return tuple(jax.tree.unflatten(treedef, list(col)) for col in zip(*outs))
 
 
-def _is_stored(x: Any) -> bool:
+def is_stored(x: Any) -> bool:
+    """True for a :class:`Stored` state leaf (8-bit blocks, stochastically rounded bfloat16).
+
+    Pass it as ``is_leaf`` to treat stored leaves as leaves of a state tree.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, momentax
+      >>> q8 = momentax.blockwise_8bit(min_size=0)
+      >>> state = momentax.adam(1e-3, mu_dtype=q8).init({"w": jnp.zeros(8)})
+      >>> [type(x).__name__ for x in jax.tree.leaves(state[0].mu, is_leaf=momentax.trees.is_stored)]
+      ['QuantizedArray']
+    """
     return isinstance(x, Stored)
 
 
-def _stored_call(rule: Callable, u: Any, xs: Sequence[Any]) -> tuple:
-    """``rule`` on float32 views of stored state leaves; its outputs ``1 + i`` are written
-    back into the storage of input ``i`` (rules return the new state in their inputs' order)."""
+def loaded(x: Any) -> Any:
+    """A stored leaf's float32 values; any other leaf as it is.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, momentax
+      >>> state = momentax.adam(1e-3, nu_dtype=momentax.stochastic_rounding()).init({"w": jnp.ones(2)})
+      >>> jax.tree.map(momentax.trees.loaded, state[0].nu, is_leaf=momentax.trees.is_stored)["w"].dtype
+      dtype('float32')
+    """
+    return x.load() if isinstance(x, Stored) else x
+
+
+def call_stored(rule: Callable, u: Any, xs: Sequence[Any]) -> tuple:
+    """``rule(u, *xs)`` with stored leaves of ``xs`` read as float32; the rule's output ``1 + i``
+    is written back into the storage of ``xs[i]`` (rules return the new state in their inputs'
+    order)."""
     if not any(isinstance(x, Stored) for x in xs):
         return rule(u, *xs)
-    out = rule(u, *[x.load() if isinstance(x, Stored) else x for x in xs])
+    out = rule(u, *[loaded(x) for x in xs])
     return (out[0], *[xs[i].store(o) if i < len(xs) and isinstance(xs[i], Stored) else o
                       for i, o in enumerate(out[1:])])
 

@@ -25,7 +25,7 @@ import pytest
 
 import momentax as mx
 from momentax.storage import QuantizedArray, RoundedArray, state_nbytes
-from momentax.trees import Stored
+from momentax.trees import Stored, is_stored
 from registry import OPTIMIZERS, Case
 
 BLOCK = 64
@@ -134,7 +134,7 @@ def relative_deviation(x, reference, start) -> float:
 
 def stored_leaves(state, kind: str) -> list:
     """The state's leaves stored as ``kind`` (a bfloat16 array, a RoundedArray, a QuantizedArray)."""
-    leaves = jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, Stored))
+    leaves = jax.tree.leaves(state, is_leaf=is_stored)
     if kind == "bfloat16":
         return [x for x in leaves if not isinstance(x, Stored) and getattr(x, "dtype", None) == jnp.bfloat16]
     wanted = {"stochastic_rounding": RoundedArray, "blockwise_8bit": QuantizedArray}[kind]
@@ -211,7 +211,7 @@ def test_nonzero_initial_accumulators_are_stored():
                              (mx.scale_by_rms(initial_scale=0.25, nu_dtype=Q8), "nu", 0.25),
                              (mx.scale_by_yogi(initial_accumulator_value=0.5, mu_dtype=Q8), "mu", 0.5),
                              (mx.scale_by_rss(0.1, nu_dtype=mx.stochastic_rounding()), "sum_of_squares", 0.1)):
-        for leaf in jax.tree.leaves(getattr(tx.init(p0), field), is_leaf=lambda x: isinstance(x, Stored)):
+        for leaf in jax.tree.leaves(getattr(tx.init(p0), field), is_leaf=is_stored):
             # 8-bit blocks hold a constant exactly; bfloat16 holds one of its two neighbours (spacing 2**-7 relative at most).
             np.testing.assert_allclose(np.asarray(leaf.load()), value, rtol=2 ** -7)
 

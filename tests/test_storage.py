@@ -72,8 +72,7 @@ def test_every_8bit_step_is_the_float32_rule_on_the_stored_moments(block_size):
     p, s8 = P0, o8.init(P0)
     for _ in range(100):
         g = grad(p)
-        as_float = jax.tree.map(lambda x: x.load() if isinstance(x, mx.trees.Stored) else x, s8,
-                                is_leaf=lambda x: isinstance(x, mx.trees.Stored))
+        as_float = jax.tree.map(mx.trees.loaded, s8, is_leaf=mx.trees.is_stored)
         upd_f, sf = uf(g, as_float, p)
         upd_8, s8 = u8(g, s8, p)
         np.testing.assert_allclose(np.asarray(upd_8["w"]), np.asarray(upd_f["w"]), rtol=1e-6, atol=1e-9)
@@ -268,6 +267,6 @@ def test_partition_with_an_8bit_group_and_a_float32_group():
             ref_u, st = tx.update({leaf: grads[leaf]}, st, {leaf: CK[leaf]})
             refs[label] = (tx, st)
             np.testing.assert_array_equal(np.asarray(u[leaf]), np.asarray(ref_u[leaf]))
-    kinds = sorted(type(x).__name__ for x in jax.tree.leaves(s, is_leaf=lambda x: isinstance(x, mx.trees.Stored))
+    kinds = sorted(type(x).__name__ for x in jax.tree.leaves(s, is_leaf=mx.trees.is_stored)
                    if getattr(x, "ndim", 1) > 0)
     assert kinds.count("QuantizedArray") == 2  # mu and nu of w; b's moments are float32 arrays

@@ -16,7 +16,6 @@ from momentax.base import GradientTransformation, init_count, safe_increment
 from momentax.hyperparams import NONNEGATIVE, Hyperparams, validate
 from momentax.math import averaging as rules
 from momentax.storage import check_storage, state_like
-from momentax.trees import Stored
 
 __all__ = ["ScaleByAsgdState", "AverageIteratesState", "scale_by_asgd", "average_iterates"]
 
@@ -104,10 +103,9 @@ class AverageIteratesState(NamedTuple):
         started = self.count > 0
 
         def pick(p, a):
-            a = a.load() if isinstance(a, Stored) else a
-            return jnp.where(started, a, p).astype(p.dtype)
+            return jnp.where(started, trees.loaded(a), p).astype(p.dtype)
 
-        return jax.tree.map(pick, params, self.ax, is_leaf=lambda x: isinstance(x, Stored))
+        return jax.tree.map(pick, params, self.ax)
 
 
 def average_iterates(t0: float = 1e6, *, mu_dtype: Any = None) -> GradientTransformation:

@@ -15,7 +15,6 @@ from momentax.math import factored as rules
 from momentax.storage import check_storage, state_like
 from momentax.transforms.decay import Mask
 from momentax.transforms.scaling import ScalarOrSchedule
-from momentax.trees import Stored
 
 __all__ = [
     "FactoredRmsState",
@@ -54,10 +53,6 @@ def _zeros_without(p: Any, axis: int | None, dtype: Any) -> jax.Array:
     elif not isinstance(sharding, jax.sharding.SingleDeviceSharding):
         sharding = None
     return jnp.zeros(shape, dtype, device=sharding)
-
-
-def _is_stored(x: Any) -> bool:
-    return isinstance(x, Stored)
 
 
 def _paths(tree: Any) -> list[str]:
@@ -171,7 +166,7 @@ def scale_by_factored_rms(decay_rate: float = 0.8, eps: float | None = 1e-30, cl
         named = [(n, trees.leaves_like(treedef, s, "updates", n, where, reference=updates))
                  for n, s in (("state.v_row", state.v_row), ("state.v_col", state.v_col))]
         # v's leaves may be stored (8-bit, rounded): they are nodes, not leaves, of its tree.
-        if jax.tree.structure(state.v, is_leaf=_is_stored) != treedef:
+        if jax.tree.structure(state.v, is_leaf=trees.is_stored) != treedef:
             raise trees.structure_error(updates, state.v, "updates", "state.v", where)
         named.append(("state.v", treedef.flatten_up_to(state.v)))
         outs = []
@@ -188,9 +183,9 @@ def scale_by_factored_rms(decay_rate: float = 0.8, eps: float | None = 1e-30, cl
                         f"{where}: shape mismatch at {path}: updates has shape {list(g.shape)}, so {name} should "
                         f"have shape {[int(s) for s in shape]} but has {list(np.shape(x))}. Each gradient must "
                         f"have the shape of the parameter the state was initialised with.")
-            out = rules.factored_rms(g, row, col, v.load() if isinstance(v, Stored) else v, decay, eps_, threshold,
-                                     axes, clamp_eps)
-            outs.append((*out[:3], v.store(out[3]) if isinstance(v, Stored) else out[3]))
+            outs.append(trees.call_stored(
+                lambda g, row, col, v: rules.factored_rms(g, row, col, v, decay, eps_, threshold, axes, clamp_eps),
+                g, (row, col, v)))
         u, v_row, v_col, v = (jax.tree.unflatten(treedef, [o[k] for o in outs]) for k in range(4))
         return u, FactoredRmsState(count, v_row, v_col, v, h)
 

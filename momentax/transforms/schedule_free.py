@@ -13,7 +13,6 @@ from momentax.hyperparams import DECAY, NONNEGATIVE, POSITIVE, SCHEDULED, Hyperp
 from momentax.math import schedule_free as rules
 from momentax.storage import check_storage, state_like
 from momentax.transforms.scaling import ScalarOrSchedule
-from momentax.trees import Stored
 
 __all__ = ["ScheduleFreeState", "scale_by_schedule_free"]
 
@@ -38,11 +37,8 @@ class ScheduleFreeState(NamedTuple):
         """
         b1, fresh = self.hyperparams["b1"], self.count == 0
 
-        def point(y, z):
-            z = z.load() if isinstance(z, Stored) else z
-            return jnp.where(fresh, y, rules.eval_point(y, z, b1))
-
-        return jax.tree.map(point, params, self.z)
+        return jax.tree.map(lambda y, z: jnp.where(fresh, y, rules.eval_point(y, trees.loaded(z), b1)), params,
+                            self.z)
 
 
 def scale_by_schedule_free(learning_rate: ScalarOrSchedule = 1.0, b1: float = 0.9, weight_decay: float = 0.0,

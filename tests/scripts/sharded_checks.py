@@ -161,8 +161,7 @@ def check_mesh(name: str, mesh: Mesh, specs: dict) -> dict:
 
 def loaded(state):
     """The state with every stored leaf read back into float32 (what the update rule sees)."""
-    return jax.tree.map(lambda x: x.load() if isinstance(x, mx.trees.Stored) else x, state,
-                        is_leaf=lambda x: isinstance(x, mx.trees.Stored))
+    return jax.tree.map(mx.trees.loaded, state, is_leaf=mx.trees.is_stored)
 
 
 def stored_parts(state) -> dict:
